@@ -1,0 +1,91 @@
+"""Take a run elsewhere: a ``.keras`` copy, a TensorFlow SavedModel, a TFLite file, TensorBoard curves."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+FORMATS = ("keras", "savedmodel", "tflite", "tensorboard")
+
+
+def export_run(store, run_id: str, fmt: str, out: Path | str) -> Path:
+    """Write run ``run_id`` of ``store`` as ``fmt`` to ``out``; returns the path written."""
+    out = Path(out)
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "tensorboard":
+        return write_tensorboard(store.get(run_id), out)
+    if fmt == "keras":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(store.model_path(run_id), out)
+        return out
+    model = store.load_model(run_id)
+    if fmt == "savedmodel":
+        return export_savedmodel(model, out)
+    return export_tflite(model, out)
+
+
+def export_savedmodel(model, out: Path) -> Path:
+    """A TensorFlow SavedModel with a ``serve`` endpoint (``keras.Model.export``)."""
+    model.export(str(out), format="tf_saved_model", verbose=False)
+    return out
+
+
+def export_tflite(model, out: Path) -> Path:
+    """A TensorFlow Lite flatbuffer, converted from the model's SavedModel."""
+    import tempfile
+
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = export_savedmodel(model, Path(tmp) / "saved")
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+        data = converter.convert()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return out
+
+
+def tflite_predict(path: Path | str, x):
+    """Run a TFLite file on a batch ``x`` (float32) with the TFLite interpreter."""
+    import numpy as np
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    x = np.asarray(x, dtype="float32")
+    interpreter.resize_tensor_input(inp["index"], x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(inp["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(out["index"])
+
+
+def write_tensorboard(record: dict, logdir: Path | str) -> Path:
+    """Write a run's curves as TensorBoard event files (``tensorboard --logdir LOGDIR``).
+
+    Per-epoch metrics go under ``train/`` and ``validation/`` (Keras' ``val_`` prefix), the
+    per-batch loss under ``batch/loss`` with the fractional epoch times 1000 as step.
+    """
+    import tensorflow as tf
+
+    logdir = Path(logdir) / record.get("id", "run")
+    history = record.get("history", {})
+    for split in ("train", "validation"):
+        writer = tf.summary.create_file_writer(str(logdir / split))
+        with writer.as_default():
+            for name, values in history.items():
+                is_val = name.startswith("val_")
+                if is_val != (split == "validation"):
+                    continue
+                for epoch, value in enumerate(values, start=1):
+                    tf.summary.scalar(f"epoch/{name.removeprefix('val_')}", value, step=epoch)
+            if split == "train":
+                for position, loss in record.get("batch_loss", []):
+                    tf.summary.scalar("batch/loss", loss, step=int(round(position * 1000)))
+                params = ", ".join(f"{k}={v}" for k, v in record.get("params", {}).items())
+                tf.summary.text("hyper-parameters", params, step=0)
+        writer.flush()
+        writer.close()
+    return logdir

@@ -1,0 +1,144 @@
+"""Background training jobs that any page (or a notebook) can watch while they run.
+
+A :class:`TrainingJob` runs :func:`core.training.run_training` in a daemon thread and publishes its
+progress in a :class:`Progress`: per-batch loss, per-epoch train and validation metrics, elapsed time,
+epoch i of n. Readers call :meth:`Progress.snapshot`, which returns a consistent copy, from any thread.
+
+The job can be stopped (the model trained so far is kept and marked as stopped); an exception or a
+NaN/inf loss ends it with a clear error instead of hanging. This module imports no TensorFlow: the
+heavy work happens in :mod:`core.training`, imported by the worker.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import traceback
+from typing import Any
+
+RUNNING, DONE, STOPPED, FAILED = "running", "done", "stopped", "failed"
+FINISHED = (DONE, STOPPED, FAILED)
+
+
+class Progress:
+    """Thread-safe record of a training run, written by the trainer and read by the UI."""
+
+    def __init__(self, epochs: int = 0):
+        self._lock = threading.Lock()
+        self._data: dict[str, Any] = {
+            "status": RUNNING,
+            "phase": "starting",
+            "epoch": 0,  # epochs completed
+            "epochs": epochs,
+            "step": 0,  # step within the current epoch
+            "steps_per_epoch": None,
+            "batch_loss": [],  # (global step as fractional epoch, loss of that batch)
+            "history": {},  # metric name -> list, one value per completed epoch
+            "extras": [],  # per-epoch pictures a task publishes (e.g. reconstructions)
+            "started": time.time(),
+            "finished": None,
+            "error": None,
+            "details": None,
+            "metrics": {},  # final evaluation
+            "run_id": None,
+            "version": 0,  # bumped on every change, so readers can skip identical redraws
+        }
+
+    def update(self, **fields: Any) -> None:
+        with self._lock:
+            self._data.update(fields)
+            self._data["version"] += 1
+
+    def add_batch(self, epoch_position: float, loss: float, step: int) -> None:
+        with self._lock:
+            self._data["batch_loss"].append((epoch_position, loss))
+            self._data["step"] = step
+            self._data["version"] += 1
+
+    def add_epoch(self, epoch: int, logs: dict[str, float], extra: Any = None) -> None:
+        with self._lock:
+            history = self._data["history"]
+            for name, value in logs.items():
+                history.setdefault(name, []).append(float(value))
+            if extra is not None:
+                self._data["extras"].append(extra)
+            self._data["epoch"] = epoch
+            self._data["version"] += 1
+
+    def finish(self, status: str, error: str | None = None, details: str | None = None, **fields) -> None:
+        with self._lock:
+            self._data.update(status=status, error=error, details=details, finished=time.time(), **fields)
+            self._data["phase"] = status
+            self._data["version"] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """A deep copy, safe to read while training continues; adds ``elapsed`` in seconds."""
+        with self._lock:
+            snap = copy.deepcopy(self._data)
+        end = snap["finished"] or time.time()
+        snap["elapsed"] = end - snap["started"]
+        return snap
+
+    @property
+    def status(self) -> str:
+        with self._lock:
+            return self._data["status"]
+
+
+class TrainingJob:
+    """Train one model of a task in a background thread.
+
+    >>> job = TrainingJob("iris", {"epochs": 5}).start()   # doctest: +SKIP
+    >>> job.wait(); job.progress.snapshot()["metrics"]      # doctest: +SKIP
+    """
+
+    def __init__(self, kind: str, params: dict[str, Any], *, store=None, save: bool = True):
+        from core.registry import get_task
+
+        self.task = get_task(kind)
+        self.kind = kind
+        self.params = self.task.space.validate(params)  # raises ParamError before any thread starts
+        self.store = store
+        self.save = save
+        self.progress = Progress(epochs=self.params.get("epochs", 0))
+        self.stop_event = threading.Event()
+        self.result = None  # core.training.TrainResult once finished
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> TrainingJob:
+        # Keras and TensorFlow are imported here, in the caller's thread, before the worker uses them.
+        import core.training  # noqa: F401
+
+        self._thread = threading.Thread(target=self._run, name=f"train-{self.kind}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from core.training import run_training
+
+        try:
+            self.result = run_training(
+                self.task, self.params, progress=self.progress, stop_event=self.stop_event,
+                store=self.store if self.save else None,
+            )
+        except Exception as err:  # run_training reports its own errors; this is the last guard
+            self.progress.finish(FAILED, error=f"{type(err).__name__}: {err}", details=traceback.format_exc())
+
+    def stop(self) -> None:
+        """Ask the job to stop after the current batch; the model so far is kept."""
+        self.stop_event.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def model(self):
+        return None if self.result is None else self.result.model
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job ends; True when it has."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running

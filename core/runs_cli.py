@@ -1,0 +1,48 @@
+"""``python -m core runs list|show|export|delete``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def _metric_summary(record: dict) -> str:
+    metrics = record.get("metrics", {})
+    parts = [f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float)]
+    return " ".join(parts[:3])
+
+
+def main(args, store) -> int:
+    from core.store import RunNotFound
+
+    try:
+        if args.action == "list":
+            runs = store.list(args.kind)
+            if args.json:
+                print(json.dumps([{"id": r.run_id, "damaged": r.damaged, "error": r.error, **r.record}
+                                  for r in runs], default=str))
+                return 0
+            if not runs:
+                print(f"no runs in {store.root}")
+            for r in runs:
+                if r.damaged:
+                    print(f"{r.run_id:40s} DAMAGED  {r.error}")
+                else:
+                    rec = r.record
+                    print(f"{r.run_id:40s} {rec.get('status', '?'):8s} {rec.get('started', '')}  "
+                          f"{rec.get('duration', 0):7.1f}s  {_metric_summary(rec)}")
+        elif args.action == "show":
+            print(json.dumps(store.get(args.run_id), indent=1, default=str))
+        elif args.action == "export":
+            from core.export import export_run
+
+            path = export_run(store, args.run_id, args.format, args.out)
+            print(f"wrote {args.format} export of {args.run_id} to {path}")
+        elif args.action == "delete":
+            for run_id in args.run_ids:
+                store.delete(run_id)
+                print(f"deleted {run_id}")
+    except RunNotFound as err:
+        print(f"error: {err} in {store.root}", file=sys.stderr)
+        return 2
+    return 0

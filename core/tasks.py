@@ -1,0 +1,62 @@
+"""What a model kind provides to the generic training machinery (:mod:`core.training`)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.params import ParamSpace
+
+
+@dataclass
+class Prepared:
+    """The data of one training run.
+
+    train / validation: ``tf.data.Dataset`` objects fed to ``model.fit``.
+    info: a JSON-able description (data source, sizes) stored with the run.
+    arrays: NumPy arrays a task keeps for evaluation and for the pages' analysis.
+    """
+
+    train: Any
+    validation: Any
+    info: dict
+    arrays: dict = field(default_factory=dict)
+
+
+class Task(ABC):
+    """A model kind: its hyper-parameters, data, model builder and evaluation.
+
+    Subclasses import TensorFlow inside their methods, so that reading ``space`` stays instant.
+    """
+
+    kind: str = ""
+    title: str = ""
+    space: ParamSpace
+    curve_metrics: tuple[str, ...] = ("loss", "accuracy")
+
+    @abstractmethod
+    def prepare(self, params: dict) -> Prepared:
+        """Load the data and build the input pipelines."""
+
+    @abstractmethod
+    def build(self, params: dict):
+        """A compiled Keras model for these hyper-parameters."""
+
+    @abstractmethod
+    def evaluate(self, model, prepared: Prepared) -> dict:
+        """Final metrics (JSON-able) of a trained model."""
+
+    def epoch_extra(self, model, prepared: Prepared, epoch: int) -> Any:
+        """Something to publish after each epoch (e.g. reconstructions); None for nothing."""
+        return None
+
+    def register_custom_objects(self) -> None:
+        """Import the modules that define custom Keras classes of this kind (for loading files)."""
+
+    def predict_inputs(self, model, inputs: list[str]) -> list[dict]:
+        """Predictions for command-line inputs (numbers or file names); ValueError for bad input."""
+        raise ValueError(f"prediction from the command line is not available for {self.kind}")
+
+    def format_prediction(self, result: dict) -> str:
+        return str(result)
