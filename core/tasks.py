@@ -34,6 +34,7 @@ class Task(ABC):
     title: str = ""
     space: ParamSpace
     curve_metrics: tuple[str, ...] = ("loss", "accuracy")
+    input_shape: tuple[int, ...] = ()
 
     @abstractmethod
     def prepare(self, params: dict) -> Prepared:
@@ -60,3 +61,12 @@ class Task(ABC):
 
     def format_prediction(self, result: dict) -> str:
         return str(result)
+
+    def check_model(self, model) -> None:
+        """Raise ValueError when a loaded model does not take this kind's inputs."""
+        try:
+            shape = tuple(model.inputs[0].shape[1:])
+        except (AttributeError, IndexError, TypeError, ValueError):
+            return
+        if self.input_shape and shape != tuple(self.input_shape):
+            raise ValueError(f"this model takes inputs of shape {shape}, but the {self.title} needs {self.input_shape}")

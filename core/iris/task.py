@@ -23,6 +23,7 @@ class IrisTask(Task):
     kind = "iris"
     title = "Iris classifier"
     space = SPACE
+    input_shape = (4,)
 
     def prepare(self, params):
         from core.iris import data

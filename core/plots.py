@@ -1,0 +1,137 @@
+"""Plotly figures as pure functions of NumPy arrays and training records (no Streamlit, no TensorFlow)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+PALETTE = ("#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692", "#B6E880", "#FF97FF",
+           "#FECB52")
+
+# The activation functions of the home page: formula (LaTeX) and NumPy implementation.
+ACTIVATIONS = {
+    "sigmoid": (r"\sigma(x) = \frac{1}{1 + e^{-x}}", lambda x: 1 / (1 + np.exp(-x))),
+    "tanh": (r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}", np.tanh),
+    "ReLU": (r"\mathrm{ReLU}(x) = \max(0, x)", lambda x: np.maximum(0, x)),
+    "softmax": (r"\mathrm{softmax}(z)_k = \frac{e^{z_k}}{\sum_j e^{z_j}}", None),
+}
+
+
+def _layout(fig: go.Figure, height: int = 320, **kw) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.28), **kw)
+    return fig
+
+
+def activation_figure(name: str, lo: float = -6.0, hi: float = 6.0, logits=(2.0, 1.0, 0.1)) -> go.Figure:
+    """The activation function and its derivative; for softmax, probabilities over three logits."""
+    if name == "softmax":
+        z = np.asarray(logits, dtype=float)
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        fig = go.Figure(go.Bar(x=[f"z{i + 1} = {v:g}" for i, v in enumerate(z)], y=p, marker_color=PALETTE[:len(z)],
+                               text=[f"{v:.2f}" for v in p], textposition="outside"))
+        fig.update_yaxes(range=[0, 1.1], title="probability")
+        return _layout(fig, title="softmax turns scores into probabilities that sum to 1")
+    x = np.linspace(lo, hi, 400)
+    f = ACTIVATIONS[name][1]
+    y = f(x)
+    dy = np.gradient(y, x)
+    fig = go.Figure()
+    fig.add_scatter(x=x, y=y, name=name, line=dict(width=3))
+    fig.add_scatter(x=x, y=dy, name="derivative", line=dict(dash="dot"))
+    fig.update_xaxes(title="x", zeroline=True)
+    return _layout(fig, title=f"{name} and its derivative")
+
+
+def curves_figure(progress: dict, metrics: tuple[str, ...] = ("loss", "accuracy"), title: str = "") -> go.Figure:
+    """Live training curves from a :class:`core.jobs.Progress` snapshot or a stored run record.
+
+    One panel per metric; x is the (fractional) epoch. The loss panel also shows every batch's loss.
+    """
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[m.replace("_", " ") for m in metrics])
+    history = progress.get("history", {})
+    for col, metric in enumerate(metrics, start=1):
+        if metric == "loss" and progress.get("batch_loss"):
+            pts = np.asarray(progress["batch_loss"], dtype=float)
+            fig.add_scatter(x=pts[:, 0], y=pts[:, 1], mode="lines", name="batch loss", line=dict(width=1, color="#B0B7C3"),
+                            row=1, col=col)
+        for prefix, label, color in (("", "train", PALETTE[0]), ("val_", "validation", PALETTE[1])):
+            values = history.get(prefix + metric)
+            if values:
+                epochs = np.arange(1, len(values) + 1)
+                fig.add_scatter(x=epochs, y=values, mode="lines+markers", name=f"{label} {metric}",
+                                line=dict(color=color, width=2), row=1, col=col)
+        fig.update_xaxes(title_text="epoch", row=1, col=col, rangemode="tozero")
+    return _layout(fig, title=title, uirevision="curves")
+
+
+def overlay_figure(runs: list[dict], metric: str, labels: list[str]) -> go.Figure:
+    """The same metric of several stored runs on one plot (train solid, validation dashed)."""
+    fig = go.Figure()
+    for i, (record, label) in enumerate(zip(runs, labels)):
+        history = record.get("history", {})
+        color = PALETTE[i % len(PALETTE)]
+        for prefix, dash, part in (("", "solid", "train"), ("val_", "dash", "validation")):
+            values = history.get(prefix + metric)
+            if values:
+                fig.add_scatter(x=np.arange(1, len(values) + 1), y=values, mode="lines+markers",
+                                name=f"{label} ({part})", line=dict(color=color, dash=dash))
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title=metric.replace("_", " "))
+    return _layout(fig, height=380)
+
+
+def confusion_figure(matrix, labels) -> go.Figure:
+    """Rows: true class; columns: predicted class; numbers in the cells."""
+    m = np.asarray(matrix)
+    fig = go.Figure(go.Heatmap(z=m, x=list(labels), y=list(labels), colorscale="Blues", showscale=False,
+                               text=m, texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig.update_xaxes(title="predicted", side="bottom", type="category")
+    fig.update_yaxes(title="true", autorange="reversed", type="category")
+    return _layout(fig, height=300 + 12 * len(labels), title="confusion matrix (test set)")
+
+
+def probability_figure(probs, labels, highlight: int | None = None) -> go.Figure:
+    """A bar per class with its probability."""
+    probs = np.asarray(probs, dtype=float)
+    top = int(probs.argmax()) if highlight is None else highlight
+    colors = [PALETTE[0] if i == top else "#B0B7C3" for i in range(len(probs))]
+    fig = go.Figure(go.Bar(x=[str(v) for v in labels], y=probs, marker_color=colors,
+                           text=[f"{p:.1%}" for p in probs], textposition="outside"))
+    fig.update_yaxes(range=[0, 1.15], title="probability", tickformat=".0%")
+    fig.update_xaxes(type="category")
+    return _layout(fig, height=280)
+
+
+def decision_regions_figure(xs, ys, classes, confidence, points, point_labels, class_names, axis_titles) -> go.Figure:
+    """Coloured regions of the predicted class (lighter where less confident) with the data on top."""
+    n = len(class_names)
+    colors = PALETTE[:n]
+    scale = []
+    for i, c in enumerate(colors):
+        scale += [(i / n, c), ((i + 1) / n, c)]
+    fig = go.Figure(go.Heatmap(x=xs, y=ys, z=np.asarray(classes), zmin=-0.5, zmax=n - 0.5, colorscale=scale,
+                               opacity=0.35, showscale=False, customdata=np.asarray(confidence),
+                               hovertemplate="predicted class %{z}, p=%{customdata:.2f}<extra></extra>"))
+    points = np.asarray(points)
+    for k, name in enumerate(class_names):
+        mask = np.asarray(point_labels) == k
+        fig.add_scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", name=name,
+                        marker=dict(color=colors[k], size=8, line=dict(color="white", width=1)))
+    fig.update_xaxes(title=axis_titles[0])
+    fig.update_yaxes(title=axis_titles[1])
+    return _layout(fig, height=420, title="decision regions (other features at their mean)")
+
+
+def image_grid(images, ncols: int = 8, pad: int = 1, fill: float = 1.0) -> np.ndarray:
+    """Tile (n, h, w) images into one (rows*h, ncols*w) array with ``pad`` pixels of ``fill`` between."""
+    images = np.asarray(images, dtype=float)
+    n, h, w = images.shape[:3]
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    grid = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad), fill)
+    for i, img in enumerate(images):
+        r, c = divmod(i, ncols)
+        grid[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = img
+    return grid

@@ -1,0 +1,70 @@
+"""Widgets for a model's hyper-parameters, generated from its :class:`core.params.ParamSpace`.
+
+Each widget keeps its value for the whole session (``persist_state="session"``), so leaving the page
+and coming back loses nothing, and is bound to the URL query string (``bind="query-params"``), so a
+copied link opens the page with the same settings, as in TensorFlow Playground.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.params import Param, ParamError, ParamSpace
+
+SLIDER_MAX_SPAN = 1024
+
+
+def widget_key(kind: str, name: str) -> str:
+    return f"{kind}.{name}"
+
+
+def _widget(p: Param, key: str, container):
+    common = dict(key=key, help=p.help, bind="query-params", persist_state="session")
+    if p.kind == "choice":
+        return container.selectbox(p.title, p.choices, index=p.choices.index(p.default), **common)
+    if p.kind == "bool":
+        return container.toggle(p.title, value=p.default, **common)
+    if p.kind == "float" and p.log:
+        return container.number_input(p.title, min_value=float(p.min), max_value=float(p.max), value=float(p.default),
+                                      step=float(p.default), format="%.1e", **common)
+    if p.kind == "float":
+        return container.slider(p.title, float(p.min), float(p.max), float(p.default), step=p.step or 0.01, **common)
+    if p.max - p.min <= SLIDER_MAX_SPAN and p.name != "seed":
+        return container.slider(p.title, int(p.min), int(p.max), int(p.default), step=int(p.step or 1), **common)
+    return container.number_input(p.title, int(p.min), int(p.max), int(p.default), step=1, **common)
+
+
+def url_notices(space: ParamSpace, kind: str) -> list[str]:
+    """Messages for hand-edited URL values that are not valid (the widgets then use defaults)."""
+    notices = []
+    for p in space:
+        text = st.query_params.get(widget_key(kind, p.name))
+        if text is None:
+            continue
+        try:
+            p.parse(text)
+        except ParamError as err:
+            notices.append(f"{err} — using the default {p.default!r}.")
+    return notices
+
+
+def param_controls(space: ParamSpace, kind: str, container=None, skip: tuple[str, ...] = ()) -> dict:
+    """Render a widget per hyper-parameter (in the sidebar by default) and return the validated values."""
+    container = container or st.sidebar
+    notices = url_notices(space, kind)
+    for notice in notices:
+        container.warning(f"Link setting ignored: {notice}")
+    values = {}
+    for p in space:
+        if p.name in skip:
+            continue
+        values[p.name] = _widget(p, widget_key(kind, p.name), container)
+    container.button("Reset to the portfolio's defaults", key=f"{kind}.reset", width="stretch",
+                     on_click=apply_params, args=(kind, space.defaults()))
+    return space.validate({**space.defaults(), **values})
+
+
+def apply_params(kind: str, params: dict) -> None:
+    """Put stored settings (a run's) into the widgets; call from a callback or before they are rendered."""
+    for name, value in params.items():
+        st.session_state[widget_key(kind, name)] = value

@@ -1,0 +1,92 @@
+"""Load a saved run's model, download the current one, or upload a ``.keras`` file: shared by the pages."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.registry import get_task
+from core.store import ModelLoadError, RunNotFound
+from pages.shared.controls import apply_params
+from pages.shared.runtime import Current, cached, ensure_tf, get_current, set_current, store
+
+
+def _run_label(info) -> str:
+    rec = info.record
+    metrics = rec.get("metrics", {})
+    shown = next((f"{k.replace('_', ' ')} {v:.3f}" for k, v in metrics.items() if k.startswith("test") and
+                  isinstance(v, float)), "")
+    return f"{info.run_id} · {rec.get('status', '?')} · {shown}"
+
+
+def _load_run(kind: str, run_id: str) -> None:
+    ensure_tf()
+    try:
+        model = store().load_model(run_id)
+        record = store().get(run_id)
+    except (ModelLoadError, RunNotFound, OSError, ValueError) as err:
+        st.session_state[f"{kind}.load_error"] = f"Could not load run {run_id}: {err}"
+        return
+    set_current(kind, Current(model, record["params"], record.get("metrics", {}), run_id, run_id,
+                              record.get("status", "done")))
+    apply_params(kind, record["params"])
+    st.session_state.pop(f"{kind}.load_error", None)
+
+
+def _model_bytes(current: Current) -> bytes:
+    import tempfile
+    from pathlib import Path
+
+    if current.run_id:
+        path = store().model_path(current.run_id)
+        if path.is_file():
+            return path.read_bytes()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.keras"
+        current.model.save(path)
+        return path.read_bytes()
+
+
+def _upload(kind: str, upload) -> None:
+    from core.store import load_model_bytes
+
+    ensure_tf()
+    task = get_task(kind)
+    try:
+        model = load_model_bytes(upload.getvalue(), upload.name)
+        task.check_model(model)
+    except (ModelLoadError, ValueError) as err:
+        st.session_state[f"{kind}.upload_message"] = ("error", f"Could not use {upload.name}: {err}")
+        return
+    set_current(kind, Current(model, task.space.defaults(), {}, None, upload.name))
+    st.session_state[f"{kind}.upload_message"] = ("success", f"Loaded {upload.name}; it is now the current model.")
+
+
+def model_panel(kind: str) -> None:
+    """An expander with the saved runs of ``kind`` (load), a download button and an upload box."""
+    with st.expander("Saved models: load, download, upload"):
+        left, right = st.columns(2)
+        runs = [r for r in store().list(kind) if not r.damaged and r.record.get("has_model")]
+        with left:
+            st.caption(f"Every training is saved as a run in `{store().root}`.")
+            if runs:
+                labels = {r.run_id: _run_label(r) for r in runs}
+                chosen = st.selectbox("Saved runs", list(labels), format_func=labels.get, key=f"{kind}.run_choice")
+                st.button("Load this run", key=f"{kind}.load", on_click=_load_run, args=(kind, chosen))
+            else:
+                st.write("No saved runs yet.")
+            if st.session_state.get(f"{kind}.load_error"):
+                st.error(st.session_state[f"{kind}.load_error"])
+        with right:
+            current = get_current(kind)
+            if current is not None:
+                data = cached(kind, "download", current.key, lambda: _model_bytes(current))
+                name = current.label if current.label.endswith(".keras") else f"{current.label}.keras"
+                st.download_button("Download the current model (.keras)", data, file_name=name,
+                                   mime="application/octet-stream", key=f"{kind}.download")
+            upload = st.file_uploader("Upload a .keras model", type=["keras"], key=f"{kind}.upload")
+            if upload is not None and st.session_state.get(f"{kind}.uploaded") != upload.file_id:
+                st.session_state[f"{kind}.uploaded"] = upload.file_id
+                _upload(kind, upload)
+            message = st.session_state.get(f"{kind}.upload_message")
+            if message:
+                (st.error if message[0] == "error" else st.success)(message[1])

@@ -1,0 +1,94 @@
+"""The Train / Stop panel with live curves, shared by every model page.
+
+The job trains in a background thread (:class:`core.jobs.TrainingJob`); a fragment that reruns
+twice a second draws its progress, so the rest of the page stays usable while it runs, and the job
+keeps running when the user visits another page.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.jobs import FAILED, FINISHED, STOPPED, TrainingJob
+from core.params import ParamError
+from core.plots import curves_figure
+from pages.shared.runtime import Current, ensure_tf, get_job, set_current, set_job, store
+
+REFRESH_SECONDS = 0.5
+
+
+def _adopt_finished(kind: str) -> None:
+    """Make a finished job's model the page's current model (once)."""
+    job = get_job(kind)
+    if job is None or job.running or getattr(job, "adopted", False):
+        return
+    job.adopted = True
+    snap = job.progress.snapshot()
+    if job.model is not None and snap["status"] in FINISHED and snap["epoch"] > 0:
+        label = snap["run_id"] or "unsaved run"
+        set_current(kind, Current(job.model, job.params, snap["metrics"], snap["run_id"], label, snap["status"]))
+
+
+def _start(kind: str, params: dict) -> None:
+    ensure_tf()
+    try:
+        job = TrainingJob(kind, params, store=store())
+    except ParamError as err:
+        st.error(f"Cannot train: {err}")
+        return
+    set_job(kind, job.start())
+
+
+def _status_line(snap: dict) -> str:
+    phase = snap["phase"]
+    elapsed = f"{snap['elapsed']:.1f} s"
+    if phase == "training":
+        steps = snap["steps_per_epoch"] or "?"
+        return f"Training: epoch {snap['epoch'] + 1 if snap['epoch'] < snap['epochs'] else snap['epochs']} of " \
+               f"{snap['epochs']}, batch {snap['step']} of {steps} — {elapsed}"
+    if snap["status"] in FINISHED:
+        return f"{snap['status'].capitalize()} after {snap['epoch']} of {snap['epochs']} epochs in {elapsed}"
+    return f"{phase.capitalize()}… — {elapsed}"
+
+
+def _show_progress(kind: str, metrics: tuple[str, ...]) -> None:
+    job = get_job(kind)
+    if job is None:
+        st.info("Set the hyper-parameters in the sidebar and press **Train**: the curves appear here while it learns.")
+        return
+    snap = job.progress.snapshot()
+    done_fraction = snap["epoch"] / max(snap["epochs"], 1)
+    if snap["phase"] == "training" and snap["steps_per_epoch"]:
+        done_fraction += snap["step"] / snap["steps_per_epoch"] / max(snap["epochs"], 1)
+    st.progress(min(done_fraction, 1.0), text=_status_line(snap))
+    if snap.get("data"):
+        info = snap["data"]
+        st.caption("Data: " + (info.get("description") or ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in info.items())))
+    st.plotly_chart(curves_figure(snap, metrics), key=f"{kind}.curves")
+    if snap["status"] == FAILED and snap["error"]:
+        st.error(snap["error"])
+        if snap["details"]:
+            with st.expander("Details"):
+                st.code(snap["details"])
+    elif snap["status"] == STOPPED:
+        st.warning("Stopped by you: the model trained so far is kept" +
+                   (f" and saved as run `{snap['run_id']}`." if snap["run_id"] else "."))
+    elif snap["error"]:
+        st.warning(snap["error"])
+    if snap["status"] in FINISHED and not getattr(job, "adopted", False):
+        st.rerun()  # a full rerun shows the results below the curves
+
+
+def training_panel(kind: str, params: dict, metrics: tuple[str, ...] = ("loss", "accuracy")) -> None:
+    """Train and Stop buttons and the live progress of ``kind``'s job in this session."""
+    _adopt_finished(kind)
+    job = get_job(kind)
+    running = job is not None and job.running
+    left, right, _ = st.columns([1, 1, 3])
+    if left.button("Train", type="primary", disabled=running, key=f"{kind}.train", width="stretch"):
+        _start(kind, params)
+        running = get_job(kind) is not None and get_job(kind).running
+    if right.button("Stop", disabled=not running, key=f"{kind}.stop", width="stretch"):
+        job.stop()
+    st.fragment(run_every=REFRESH_SECONDS if running else None)(_show_progress)(kind, metrics)
+
