@@ -18,7 +18,7 @@ deep-learning portfolio, each on its own page (sidebar):
 | page | model | data | what you can do |
 |---|---|---|---|
 | **🌸 Iris** | feed-forward classifier 4 → 10 → 10 → 3 | 150 flowers | train, see decision regions, classify a flower of your own |
-| **✍️ MNIST CNN** | four convolution + pooling blocks | 70,000 handwritten digits | draw a digit and see what the network reads |
+| **🔢 MNIST CNN** | four convolution + pooling blocks | 70,000 handwritten digits | draw a digit and see what the network reads |
 | **🌀 CVAE** | convolutional variational auto-encoder, 2-D latent space | binarised MNIST | move through the latent space and watch digits morph |
 | **📊 Runs** | every training you ran | | compare curves and settings, re-run, export |
 

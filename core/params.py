@@ -20,7 +20,7 @@ class ParamError(ValueError):
 class Param:
     """One hyper-parameter.
 
-    kind: ``int``, ``float``, ``bool`` or ``choice``.
+    kind: ``int``, ``float``, ``bool``, ``choice`` or ``str``.
     log: the value spans orders of magnitude (learning rates); widgets offer a log-scale choice.
     """
 
@@ -77,6 +77,10 @@ class Param:
             if value in (0, 1):
                 return bool(value)
             raise ParamError(f"{self.title}: expected true or false, got {value!r}")
+        if self.kind == "str":
+            if not isinstance(value, str):
+                raise ParamError(f"{self.title}: expected text, got {value!r}")
+            return value
         if self.kind == "choice":
             if value not in self.choices:
                 options = ", ".join(map(str, self.choices))

@@ -135,3 +135,28 @@ def image_grid(images, ncols: int = 8, pad: int = 1, fill: float = 1.0) -> np.nd
         r, c = divmod(i, ncols)
         grid[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = img
     return grid
+
+
+def upscale(image, factor: int = 5) -> np.ndarray:
+    """Nearest-neighbour enlargement, so that a 28x28 digit shows crisp pixels instead of a blur."""
+    return np.kron(np.asarray(image, dtype=float), np.ones((factor, factor)))
+
+
+def normalize01(image) -> np.ndarray:
+    """Scale an array linearly to [0, 1] (a constant array becomes zeros)."""
+    a = np.asarray(image, dtype=float)
+    span = a.max() - a.min()
+    return (a - a.min()) / span if span > 0 else np.zeros_like(a)
+
+
+def colorize(image, cmap: str = "inferno") -> np.ndarray:
+    """A [0, 1] array as an RGB picture through a matplotlib colour map (no pyplot needed)."""
+    from matplotlib import colormaps
+
+    return colormaps[cmap](np.clip(np.asarray(image, dtype=float), 0, 1))[..., :3]
+
+
+def overlay(image, heat, alpha: float = 0.6, cmap: str = "inferno") -> np.ndarray:
+    """``heat`` (e.g. a saliency map) coloured and blended over a grey ``image``."""
+    grey = np.repeat(np.clip(np.asarray(image, dtype=float), 0, 1)[..., None], 3, axis=2)
+    return (1 - alpha) * grey + alpha * colorize(heat, cmap)

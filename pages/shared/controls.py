@@ -22,6 +22,8 @@ def _widget(p: Param, key: str, container):
     common = dict(key=key, help=p.help, bind="query-params", persist_state="session")
     if p.kind == "choice":
         return container.selectbox(p.title, p.choices, index=p.choices.index(p.default), **common)
+    if p.kind == "str":
+        return container.text_input(p.title, value=p.default, **common)
     if p.kind == "bool":
         return container.toggle(p.title, value=p.default, **common)
     if p.kind == "float" and p.log:

@@ -1,0 +1,100 @@
+"""``python -m core bench cnn|cvae|iris``: throughput against the portfolio's baseline, measured in the same run.
+
+Figures are ratios against a baseline measured a moment earlier on the same machine, so they hold
+whatever else the machine is doing; absolute numbers are printed alongside.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+
+def _timed_fit(model, dataset, steps: int) -> float:
+    """Seconds for ``steps`` training steps, after one warm-up step (tracing) is excluded."""
+    model.fit(dataset.take(1), epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(dataset.take(steps), epochs=1, verbose=0)
+    return time.perf_counter() - start
+
+
+def bench_cnn(n_images: int | None = None, batch_size: int = 128, repeats: int = 2) -> dict:
+    """Images/s of the portfolio's input pipeline + fp32 model vs the project's pipeline + model."""
+    import tensorflow as tf
+
+    from core.mnist.cnn import build_cnn, predict_digits, resolve_precision
+    from core.mnist.data import load_mnist, make_datasets, portfolio_pipeline
+
+    n_images = n_images or 12800
+    steps = max(1, n_images // batch_size)
+    data = load_mnist()
+    x, y = data.x_train[: steps * batch_size * 2], data.y_train[: steps * batch_size * 2]
+
+    baseline_ds = portfolio_pipeline(x, y, batch_size=batch_size).repeat()
+    baseline_model = build_cnn(precision="float32")
+    project_ds, _, _ = make_datasets(data, train_size=len(x), batch_size=batch_size)
+    project_ds = project_ds.repeat()
+    precision = resolve_precision("auto")
+    project_model = build_cnn(precision=precision)
+
+    baseline, project = [], []
+    for _ in range(repeats):  # interleaved, so that drift in machine load hits both alike
+        baseline.append(steps * batch_size / _timed_fit(baseline_model, baseline_ds, steps))
+        project.append(steps * batch_size / _timed_fit(project_model, project_ds, steps))
+
+    # One canvas prediction: preprocessing of a 280x280 drawing plus a forward pass.
+    from core.mnist.preprocess import preprocess_digit
+
+    canvas = np.zeros((280, 280, 4), dtype="uint8")
+    canvas[60:220, 130:150, :] = 255
+    latencies = []
+    for _ in range(60):
+        start = time.perf_counter()
+        prep = preprocess_digit(canvas)
+        predict_digits(project_model, prep.image)
+        latencies.append((time.perf_counter() - start) * 1000)
+    figures = {
+        "images_per_measurement": steps * batch_size,
+        "portfolio_images_per_s": max(baseline),
+        "project_images_per_s": max(project),
+        "ratio": max(project) / max(baseline),
+        "project_precision": precision,
+        "canvas_prediction_ms_median": statistics.median(latencies[10:]),
+        "tensorflow": tf.__version__,
+    }
+    print(f"CNN training throughput over {figures['images_per_measurement']} images (best of {repeats}):")
+    print(f"  portfolio pipeline (per-example map, shuffle(1000), float32): {figures['portfolio_images_per_s']:8.0f} img/s")
+    print(f"  project pipeline (normalised once, cached, prefetch, {precision}): "
+          f"{figures['project_images_per_s']:8.0f} img/s")
+    print(f"  ratio: {figures['ratio']:.2f}x")
+    print(f"canvas prediction (preprocess + forward pass), median: {figures['canvas_prediction_ms_median']:.1f} ms")
+    return figures
+
+
+def bench_iris(n_images: int | None = None) -> dict:
+    from core.registry import get_task
+    from core.training import run_training
+
+    start = time.perf_counter()
+    result = run_training(get_task("iris"), {})
+    seconds = time.perf_counter() - start
+    figures = {"seconds": seconds, "test_accuracy": result.metrics.get("test_accuracy")}
+    print(f"Iris, portfolio settings: {seconds:.2f} s, test accuracy {figures['test_accuracy']:.3f}")
+    return figures
+
+
+def bench_cvae(n_images: int | None = None) -> dict:
+    from core.cvae.model import bench_cvae as run
+    from core.mnist.data import load_mnist
+
+    data = load_mnist()
+    figures = run(data.x_train, n_images=n_images or 3200)
+    for name, value in figures.items():
+        print(f"  {name}: {value:.4g}" if isinstance(value, float) else f"  {name}: {value}")
+    return figures
+
+
+def run_bench(kind: str, n_images: int | None = None) -> dict:
+    return {"cnn": bench_cnn, "iris": bench_iris, "cvae": bench_cvae}[kind](n_images)

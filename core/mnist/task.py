@@ -1,0 +1,120 @@
+"""The MNIST CNN model kind: hyper-parameters, data, model and evaluation for the training machinery."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.params import Param, ParamSpace
+from core.tasks import Prepared, Task
+
+SPACE = ParamSpace((
+    Param("conv1_filters", 16, "int", 1, 256, help="Filters of the first 5x5 convolution."),
+    Param("conv2_filters", 32, "int", 1, 256, help="Filters of the second convolution."),
+    Param("conv3_filters", 64, "int", 1, 256, help="Filters of the third convolution."),
+    Param("conv4_filters", 128, "int", 1, 256, help="Filters of the fourth convolution."),
+    Param("kernel_size", 5, "int", 1, 9, help="Side of the square convolution kernels."),
+    Param("dense_units", 128, "int", 8, 1024, help="Neurons of the dense layer before the softmax."),
+    Param("dropout", 0.4, "float", 0.0, 0.9, step=0.05, help="Share of dense activations dropped while training."),
+    Param("learning_rate", 1e-3, "float", 1e-5, 1.0, log=True, help="Adam's step size."),
+    Param("batch_size", 128, "int", 8, 2048, help="Images per gradient step."),
+    Param("epochs", 10, "int", 1, 100, help="Passes over the training set."),
+    Param("train_size", 60000, "int", 100, 60000, step=100,
+          help="Training images used (a subset trains faster; capped at what the data source holds)."),
+    Param("augment_invert", False, "bool", label="Inversion augmentation",
+          help="Add dark-on-light copies (1 - x) of every image to the training and test sets."),
+    Param("precision", "auto", "choice", choices=("auto", "float32", "mixed_bfloat16"),
+          help="auto: bfloat16 compute on CPUs that support it natively (faster, same accuracy)."),
+    Param("seed", 42, "int", 0, 2**31 - 1, help="Seed for weights, dropout and shuffling."),
+    Param("data_path", "", "str", label="MNIST file",
+          help="A local mnist.npz (Keras layout); empty: $MNIST_PATH, then tensorflow-datasets, then a sample."),
+))
+
+PRESETS = {
+    "Quick (about 20 s)": {"train_size": 20000, "epochs": 3},
+    "Portfolio (60,000 images, 10 epochs)": {"train_size": 60000, "epochs": 10},
+}
+
+
+def evaluate_digits(model, x_test, y_test, n_mistakes: int = 16) -> dict:
+    """Accuracy on the test set and on its inverted copy, the confusion matrix, the most confident mistakes.
+
+    ``x_test``: uint8 (n, 28, 28) white-on-black, as MNIST stores it.
+    """
+    from core.iris.analysis import confusion
+    from core.mnist.cnn import predict_digits
+
+    x = x_test.astype("float32") / 255.0
+    probs = predict_digits(model, x)
+    inv_probs = predict_digits(model, 1.0 - x)
+    pred = probs.argmax(1)
+    wrong = np.flatnonzero(pred != y_test)
+    worst = wrong[np.argsort(-probs[wrong, pred[wrong]])][:n_mistakes]
+    test_acc = float((pred == y_test).mean())
+    inv_acc = float((inv_probs.argmax(1) == y_test).mean())
+    return {
+        "test_accuracy": test_acc,
+        "inverted_test_accuracy": inv_acc,
+        "combined_test_accuracy": (test_acc + inv_acc) / 2,
+        "confusion": confusion(y_test, pred, 10).tolist(),
+        "mistakes": [{"index": int(i), "label": int(y_test[i]), "predicted": int(pred[i]),
+                      "probability": float(probs[i, pred[i]])} for i in worst],
+    }
+
+
+class CnnTask(Task):
+    kind = "cnn"
+    title = "MNIST CNN"
+    space = SPACE
+    input_shape = (28, 28, 1)
+
+    def prepare(self, params):
+        from core.mnist.data import load_mnist, make_datasets
+
+        data = load_mnist(params["data_path"] or None)
+        train, test, info = make_datasets(data, augment_invert=params["augment_invert"],
+                                          train_size=params["train_size"], batch_size=params["batch_size"],
+                                          seed=params["seed"])
+        info = {"source": data.source, "description": data.description, "notices": list(data.notices), **info}
+        return Prepared(train, test, info, {"x_test": data.x_test, "y_test": data.y_test})
+
+    def build(self, params):
+        from core.mnist.cnn import build_cnn
+
+        filters = [params[f"conv{i}_filters"] for i in range(1, 5)]
+        return build_cnn(filters, params["kernel_size"], params["dense_units"], params["dropout"],
+                         params["learning_rate"], params["precision"])
+
+    def evaluate(self, model, prepared):
+        return evaluate_digits(model, prepared.arrays["x_test"], prepared.arrays["y_test"])
+
+    def predict_inputs(self, model, inputs):
+        from pathlib import Path
+
+        from core.mnist.cnn import predict_digits
+        from core.mnist.preprocess import PreprocessError, load_image_bytes, prediction_summary, preprocess_digit
+
+        results = []
+        for name in inputs:
+            path = Path(name)
+            entry = {"file": name}
+            try:
+                if not path.is_file():
+                    raise PreprocessError(f"no such file: {name}")
+                prep = preprocess_digit(load_image_bytes(path.read_bytes()))
+                probs = predict_digits(model, prep.image)[0]
+                entry.update(prediction_summary(probs))
+                entry["probabilities"] = [float(p) for p in probs]
+                entry["inverted"] = bool(prep.inverted)
+            except PreprocessError as err:
+                entry["error"] = str(err)
+            results.append(entry)
+        return results
+
+    def format_prediction(self, result):
+        if "error" in result:
+            return f"{result['file']}: {result['error']}"
+        verdict = "unsure: " + result["message"] if result.get("unsure") else result["message"]
+        return f"{result['file']}: {result['digit']} (p={result['probability']:.3f}) — {verdict}"
+
+
+TASK = CnnTask()

@@ -1,0 +1,76 @@
+"""Digits from the user: a drawing canvas and an upload box, preprocessed the way MNIST was made.
+
+Shared by the CNN and CVAE pages. ``streamlit_drawable_canvas`` is imported here, inside a Streamlit
+run (a bare import outside one raises), never in ``core``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from core.mnist.preprocess import EmptyImageError, PreprocessError, load_image_bytes, preprocess_digit
+
+CANVAS_SIZE = 280
+PEN_WIDTH = 22  # a 280 px canvas is 10x MNIST's 28 px; MNIST strokes are ~2-3 px wide
+POLARITIES = {"white on black": ("#FFFFFF", "#000000"), "black on white": ("#000000", "#FFFFFF")}
+MAX_UPLOADS = 12
+
+
+@dataclass
+class Digit:
+    """One input digit: where it came from, the raw picture, and the 28x28 image or the reason there is none."""
+
+    name: str
+    raw: np.ndarray | None
+    image: np.ndarray | None = None
+    inverted: bool = False
+    error: str | None = None
+
+
+def _prepare(name: str, raw) -> Digit:
+    try:
+        result = preprocess_digit(raw)
+    except EmptyImageError as err:
+        return Digit(name, raw, error=str(err))
+    except PreprocessError as err:
+        return Digit(name, raw, error=str(err))
+    return Digit(name, raw, result.image, bool(result.inverted))
+
+
+def canvas_digit(key: str) -> Digit:
+    """A 280x280 drawing canvas with a pen colour choice and a Clear button."""
+    from streamlit_drawable_canvas import st_canvas
+
+    polarity = st.radio("Ink", list(POLARITIES), horizontal=True, key=f"{key}.polarity", persist_state="session")
+    ink, paper = POLARITIES[polarity]
+    generation = st.session_state.setdefault(f"{key}.generation", 0)
+    result = st_canvas(stroke_width=PEN_WIDTH, stroke_color=ink, background_color=paper, height=CANVAS_SIZE,
+                       width=CANVAS_SIZE, drawing_mode="freedraw", return_image_data=True,
+                       key=f"{key}.canvas.{polarity}.{generation}")
+    if st.button("Clear the canvas", key=f"{key}.clear"):
+        st.session_state[f"{key}.generation"] = generation + 1
+        st.rerun()
+    raw = None if result is None else result.image_data
+    if raw is None:
+        return Digit("drawing", None, error="Draw a digit on the canvas.")
+    return _prepare("drawing", np.asarray(raw))
+
+
+def uploaded_digits(key: str) -> list[Digit]:
+    """PNG/JPEG photos or scans of digits; each bad file gets its own clear message."""
+    files = st.file_uploader("…or upload photos or scans of digits (PNG/JPEG)", type=["png", "jpg", "jpeg"],
+                             accept_multiple_files=True, key=f"{key}.uploads")
+    digits = []
+    for upload in (files or [])[:MAX_UPLOADS]:
+        try:
+            raw = load_image_bytes(upload.getvalue())
+        except PreprocessError as err:
+            digits.append(Digit(upload.name, None, error=str(err)))
+            continue
+        digits.append(_prepare(upload.name, raw))
+    if files and len(files) > MAX_UPLOADS:
+        st.warning(f"Only the first {MAX_UPLOADS} of {len(files)} files are read.")
+    return digits
