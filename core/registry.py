@@ -8,6 +8,7 @@ TASK_MODULES = {
     "iris": "core.iris.task",
     "cnn": "core.mnist.task",
     "cvae": "core.cvae.task",
+    "latent": "core.cvae.latent_task",
 }
 
 

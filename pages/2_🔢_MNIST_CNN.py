@@ -31,13 +31,24 @@ st.sidebar.button("Apply preset", on_click=lambda: apply_params(KIND, PRESETS[st
 params = param_controls(SPACE, KIND)
 
 ensure_tf()
-from core.mnist.cnn import (  # noqa: E402
-    EDGE_KERNELS, convolve, feature_maps, first_layer_kernels, predict_digits, saliency,
+from core.mnist.data import load_mnist
+from core.mnist.preprocess import prediction_summary
+
+from core.mnist.cnn import (
+    EDGE_KERNELS,
+    convolve,
+    feature_maps,
+    first_layer_kernels,
+    predict_digits,
+    saliency,
 )
-from core.mnist.data import load_mnist  # noqa: E402
-from core.mnist.preprocess import prediction_summary  # noqa: E402
-from core.plots import (  # noqa: E402
-    confusion_figure, image_grid, normalize01, overlay, probability_figure, upscale,
+from core.plots import (
+    confusion_figure,
+    image_grid,
+    normalize01,
+    overlay,
+    probability_figure,
+    upscale,
 )
 
 with st.spinner("Loading MNIST…"):

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
-
 from core.mnist.preprocess import EmptyImageError, PreprocessError, load_image_bytes, preprocess_digit
 
 CANVAS_SIZE = 280

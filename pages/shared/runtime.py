@@ -14,6 +14,9 @@ import streamlit as st
 
 from core.store import RunStore
 
+# The page of each model kind, for links and st.switch_page.
+PAGE_OF = {"iris": "pages/1_🌸_Iris.py", "cnn": "pages/2_🔢_MNIST_CNN.py", "cvae": "pages/3_🌀_CVAE.py"}
+
 
 @dataclass
 class Current:

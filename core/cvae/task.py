@@ -1,0 +1,67 @@
+"""The CVAE model kind: hyper-parameters, binarised MNIST, the model and its test ELBO for the training machinery."""
+
+from __future__ import annotations
+
+from core.params import Param, ParamSpace
+from core.tasks import Prepared, Task
+
+SPACE = ParamSpace((
+    Param("latent_dim", 2, "int", 1, 64, help="Size of the latent code z (2 lets you see and move through it)."),
+    Param("beta", 1.0, "float", 0.0, 10.0, step=0.1,
+          help="Weight of the KL term (1 = the ELBO; >1 a smoother latent space, <1 sharper reconstructions)."),
+    Param("learning_rate", 1e-4, "float", 1e-6, 1e-1, log=True, help="Adam's step size."),
+    Param("batch_size", 64, "int", 8, 1024, help="Images per gradient step."),
+    Param("epochs", 10, "int", 1, 100, help="Passes over the training set."),
+    Param("train_size", 60000, "int", 100, 60000, step=100, help="Training images used (capped at what the data holds)."),
+    Param("seed", 42, "int", 0, 2**31 - 1, help="Seed for weights, sampling and shuffling."),
+    Param("data_path", "", "str", label="MNIST file",
+          help="A local mnist.npz (Keras layout); empty: $MNIST_PATH, then tensorflow-datasets, then a sample."),
+))
+
+PRESETS = {
+    "Quick (about 1 min)": {"train_size": 10000, "epochs": 3, "learning_rate": 1e-3},
+    "Portfolio (60,000 images, 10 epochs)": {"train_size": 60000, "epochs": 10, "learning_rate": 1e-4},
+}
+N_RECONSTRUCTIONS = 16  # fixed test digits shown after every epoch, as in the portfolio
+
+
+class CvaeTask(Task):
+    kind = "cvae"
+    title = "Convolutional VAE"
+    space = SPACE
+    curve_metrics = ("loss", "elbo")
+    input_shape = (28, 28, 1)
+
+    def prepare(self, params):
+        from core.cvae.model import binarize, make_cvae_datasets
+        from core.mnist.data import load_mnist
+
+        data = load_mnist(params["data_path"] or None)
+        n = min(params["train_size"], len(data.x_train))
+        train, test = make_cvae_datasets(data.x_train[:n], data.x_test, batch_size=params["batch_size"],
+                                         seed=params["seed"])
+        info = {"source": data.source, "description": data.description, "notices": list(data.notices),
+                "n_train": n, "n_test": len(data.x_test)}
+        arrays = {"x_test": data.x_test, "y_test": data.y_test, "probe": binarize(data.x_test[:N_RECONSTRUCTIONS])}
+        return Prepared(train, test, info, arrays)
+
+    def build(self, params):
+        from core.cvae.model import build_cvae
+
+        return build_cvae(params["latent_dim"], params["beta"], params["learning_rate"])
+
+    def epoch_extra(self, model, prepared, epoch):
+        """The reconstructions of the 16 fixed test digits after this epoch (a list, JSON-able)."""
+        from core.cvae.model import reconstruct
+
+        return {"epoch": epoch + 1, "reconstructions": reconstruct(model, prepared.arrays["probe"]).round(3).tolist()}
+
+    def evaluate(self, model, prepared):
+        result = model.evaluate(prepared.validation, verbose=0, return_dict=True)
+        return {"test_elbo": float(result["elbo"]), "test_loss": float(result["loss"])}
+
+    def register_custom_objects(self):
+        import core.cvae.model  # noqa: F401  (registers the CVAE class with Keras)
+
+
+TASK = CvaeTask()
