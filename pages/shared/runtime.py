@@ -15,7 +15,8 @@ import streamlit as st
 from core.store import RunStore
 
 # The page of each model kind, for links and st.switch_page.
-PAGE_OF = {"iris": "pages/1_🌸_Iris.py", "cnn": "pages/2_🔢_MNIST_CNN.py", "cvae": "pages/3_🌀_CVAE.py"}
+PAGE_OF = {"iris": "pages/1_🌸_Iris.py", "cnn": "pages/2_🔢_MNIST_CNN.py", "cvae": "pages/3_🌀_CVAE.py",
+           "latent": "pages/3_🌀_CVAE.py"}
 
 
 @dataclass

@@ -51,7 +51,7 @@ def _status_line(snap: dict) -> str:
     return f"{phase.capitalize()}… — {elapsed}"
 
 
-def _show_progress(kind: str, metrics: tuple[str, ...]) -> None:
+def _show_progress(kind: str, metrics: tuple[str, ...], extra=None) -> None:
     job = get_job(kind)
     if job is None:
         st.info("Set the hyper-parameters in the sidebar and press **Train**: the curves appear here while it learns.")
@@ -65,6 +65,8 @@ def _show_progress(kind: str, metrics: tuple[str, ...]) -> None:
         info = snap["data"]
         st.caption("Data: " + (info.get("description") or ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in info.items())))
     st.plotly_chart(curves_figure(snap, metrics), key=f"{kind}.curves")
+    if extra is not None:
+        extra(snap)
     if snap["status"] == FAILED and snap["error"]:
         st.error(snap["error"])
         if snap["details"]:
@@ -79,8 +81,11 @@ def _show_progress(kind: str, metrics: tuple[str, ...]) -> None:
         st.rerun()  # a full rerun shows the results below the curves
 
 
-def training_panel(kind: str, params: dict, metrics: tuple[str, ...] = ("loss", "accuracy")) -> None:
-    """Train and Stop buttons and the live progress of ``kind``'s job in this session."""
+def training_panel(kind: str, params: dict, metrics: tuple[str, ...] = ("loss", "accuracy"), extra=None) -> None:
+    """Train and Stop buttons and the live progress of ``kind``'s job in this session.
+
+    ``extra(snapshot)``, if given, draws more live output under the curves (e.g. reconstructions).
+    """
     _adopt_finished(kind)
     job = get_job(kind)
     running = job is not None and job.running
@@ -90,5 +95,5 @@ def training_panel(kind: str, params: dict, metrics: tuple[str, ...] = ("loss", 
         running = get_job(kind) is not None and get_job(kind).running
     if right.button("Stop", disabled=not running, key=f"{kind}.stop", width="stretch"):
         job.stop()
-    st.fragment(run_every=REFRESH_SECONDS if running else None)(_show_progress)(kind, metrics)
+    st.fragment(run_every=REFRESH_SECONDS if running else None)(_show_progress)(kind, metrics, extra)
 
