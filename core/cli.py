@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="machine-readable output")
 
     bench = sub.add_parser("bench", help="measure training throughput and prediction latency")
-    bench.add_argument("kind", choices=kinds())
+    bench.add_argument("kind", choices=[*kinds(), "rerun"],
+                       help="cnn, cvae, iris, or rerun (Streamlit's per-rerun cleanup cost)")
     bench.add_argument("--images", type=int, default=None, help="images per measurement")
     bench.add_argument("--json", action="store_true")
 
