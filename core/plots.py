@@ -138,8 +138,8 @@ def image_grid(images, ncols: int = 8, pad: int = 1, fill: float = 1.0) -> np.nd
 
 
 def upscale(image, factor: int = 5) -> np.ndarray:
-    """Nearest-neighbour enlargement, so that a 28x28 digit shows crisp pixels instead of a blur."""
-    return np.kron(np.asarray(image, dtype=float), np.ones((factor, factor)))
+    """Nearest-neighbour enlargement (grey or RGB), so that a 28x28 digit shows crisp pixels instead of a blur."""
+    return np.repeat(np.repeat(np.asarray(image, dtype=float), factor, axis=0), factor, axis=1)
 
 
 def normalize01(image) -> np.ndarray:

@@ -80,7 +80,6 @@ if current is None:
     model_panel(KIND)
     st.stop()
 
-evaluation = cached(KIND, "evaluation", current.key, lambda: _evaluate(current.model))
 
 
 def _evaluate(model):
@@ -88,6 +87,10 @@ def _evaluate(model):
 
     return evaluate_digits(model, data.x_test, data.y_test)
 
+
+# A run trained or stored on the same data already carries its evaluation; anything else is evaluated here.
+same_data = current.metrics.get("mistakes") is not None and current.params.get("data_path") == params["data_path"]
+evaluation = current.metrics if same_data else cached(KIND, "evaluation", current.key, lambda: _evaluate(current.model))
 
 st.header("How well it reads MNIST")
 st.caption(f"Model: {current.label} ({current.status}); inversion augmentation "
