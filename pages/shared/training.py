@@ -95,5 +95,8 @@ def training_panel(kind: str, params: dict, metrics: tuple[str, ...] = ("loss", 
         running = get_job(kind) is not None and get_job(kind).running
     if right.button("Stop", disabled=not running, key=f"{kind}.stop", width="stretch"):
         job.stop()
-    st.fragment(run_every=REFRESH_SECONDS if running else None)(_show_progress)(kind, metrics, extra)
+    # One container holds everything the fragment draws, so that its redraws can never shift (and overwrite)
+    # the elements the page writes after it.
+    with st.container():
+        st.fragment(run_every=REFRESH_SECONDS if running else None)(_show_progress)(kind, metrics, extra)
 

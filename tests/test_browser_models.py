@@ -1,0 +1,63 @@
+"""Browser tests of the model pages and the Runs page, in Debian's chromium."""
+
+import time
+
+import pytest
+
+from tests.browser_support import app_url, browser, draw_stroke, drawing_canvas, page, wait_text  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+def _train(pg, url: str, label: str = "Train") -> None:
+    pg.goto(url)
+    pg.get_by_role("button", name=label, exact=True).first.click()
+
+
+def test_cnn_page_reads_a_drawn_digit(app_url, page):  # noqa: F811
+    _train(page, f"{app_url}/MNIST_CNN?cnn.train_size=3000&cnn.epochs=1")
+    wait_text(page, "How well it reads MNIST", timeout=120)
+    canvas = drawing_canvas(page)
+    canvas.scroll_into_view_if_needed()
+    wait_text(page, "Draw a digit on the canvas")
+    draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])  # a vertical stroke: a "1"
+    wait_text(page, "what the network sees (28×28)")
+    verdict = page.get_by_text("It reads").or_(page.get_by_text("Not sure")).first
+    verdict.wait_for()
+    assert "1" in verdict.inner_text() or "Not sure" in verdict.inner_text()
+    assert page.locator("img[alt], img").count() > 0
+
+
+def test_cvae_page_decodes_where_the_user_clicks(app_url, page):  # noqa: F811
+    _train(page, f"{app_url}/CVAE?cvae.train_size=1000&cvae.epochs=1&cvae.learning_rate=0.001")
+    wait_text(page, "Move through the latent space", timeout=180)
+    pad = page.locator("canvas.pad").first
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    seen = []
+    for fx, fy in ((0.2, 0.2), (0.8, 0.75)):
+        before = page.get_by_text("decoded z =").first.inner_text()
+        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        page.wait_for_function("b => !document.body.innerText.includes(b)", arg=before, timeout=20000)
+        caption = page.get_by_text("decoded z =").first
+        img = caption.locator("xpath=ancestor::*[.//img][1]").locator("img").first
+        seen.append((caption.inner_text(), img.get_attribute("src")))
+    (z1, src1), (z2, src2) = seen
+    assert z1 != z2 and src1 != src2
+    assert z1.startswith("decoded z = (-") and "(-" not in z2  # left-top is negative x, right is positive
+
+
+def test_runs_page_compares_two_iris_runs(app_url, page):  # noqa: F811
+    for lr in ("0.001", "0.01"):
+        _train(page, f"{app_url}/Iris?iris.epochs=3&iris.learning_rate={lr}")
+        wait_text(page, "Test accuracy", timeout=60)
+    page.goto(f"{app_url}/Runs")
+    wait_text(page, "Select one or more rows")
+    grid = page.locator("[data-testid='stDataFrame']").first
+    box = grid.bounding_box()
+    for row in (1, 2):  # the row-marker column holds the selection check boxes
+        page.mouse.click(box["x"] + 18, box["y"] + 35 * row + 17)
+        time.sleep(0.5)
+    wait_text(page, "Highlighted: learning_rate")
+    legend = page.locator(".js-plotly-plot .legendtext").all_inner_texts()
+    assert sum("(train)" in t for t in legend) == 2
