@@ -106,7 +106,16 @@ class ProgressCallback(keras.callbacks.Callback):
             )
             self.model.stop_training = True
             return
-        self._good_weights = self.model.get_weights()
+        weights = self.model.get_weights()
+        if not all(np.isfinite(w).all() for w in weights):
+            # A NaN can hide from the loss (e.g. ReLU maps NaN to 0 on some CPUs) yet poison the weights.
+            self.nan_error = (
+                f"The weights became NaN or infinite during epoch {epoch + 1}: training diverged. "
+                "Try a smaller learning rate, or check the data. The weights of the last good epoch were kept."
+            )
+            self.model.stop_training = True
+            return
+        self._good_weights = weights
         extra = self.on_epoch(self.model, epoch) if self.on_epoch else None
         self.progress.add_epoch(epoch + 1, logs, extra)
         if self.stop_event.is_set():
