@@ -160,3 +160,25 @@ def overlay(image, heat, alpha: float = 0.6, cmap: str = "inferno") -> np.ndarra
     """``heat`` (e.g. a saliency map) coloured and blended over a grey ``image``."""
     grey = np.repeat(np.clip(np.asarray(image, dtype=float), 0, 1)[..., None], 3, axis=2)
     return (1 - alpha) * grey + alpha * colorize(heat, cmap)
+
+
+def latent_scatter(means, labels, dims=(0, 1), extent=None, marks=None, height: int = 480) -> go.Figure:
+    """Encoded test digits (means) in two latent dimensions, coloured by digit.
+
+    extent: (lo, hi) of the decoded grid, drawn as a dotted square; marks: {name: (x, y)} shown as stars.
+    """
+    means, labels = np.asarray(means), np.asarray(labels)
+    fig = go.Figure()
+    for digit in range(10):
+        mask = labels == digit
+        fig.add_scattergl(x=means[mask, dims[0]], y=means[mask, dims[1]], mode="markers", name=str(digit),
+                          marker=dict(size=4, color=PALETTE[digit]))
+    if extent is not None:
+        lo, hi = extent
+        fig.add_shape(type="rect", x0=lo, x1=hi, y0=lo, y1=hi, line=dict(color="black", dash="dot"))
+    for name, (x, y) in (marks or {}).items():
+        fig.add_scatter(x=[x], y=[y], mode="markers+text", text=[name], textposition="top center", name=name,
+                        marker=dict(symbol="star", size=18, color="black", line=dict(color="white", width=1)))
+    fig.update_xaxes(title=f"z{dims[0]}")
+    fig.update_yaxes(title=f"z{dims[1]}")
+    return _layout(fig, height=height)

@@ -36,10 +36,9 @@ st.sidebar.button("Apply preset", key="cvae.apply_preset",
 params = param_controls(SPACE, KIND)
 
 ensure_tf()
-from core.mnist.data import load_mnist
-
 from core.cvae import model as cvae
-from core.plots import PALETTE, image_grid, upscale
+from core.mnist.data import load_mnist
+from core.plots import image_grid, latent_scatter, upscale
 
 with st.spinner("Loading MNIST…"):
     data = load_mnist(params["data_path"] or None)
@@ -89,17 +88,8 @@ lo, hi = cvae.quantile_range() if hasattr(cvae, "quantile_range") else (-1.645, 
 left, right = st.columns(2)
 left.image(grid, caption=f"decoded digits on a {n}×{n} grid, z from {lo:.2f} to {hi:.2f} in both axes", clamp=True)
 with right:
-    import plotly.graph_objects as go
-
-    sub = slice(0, 3000)
-    fig = go.Figure()
-    for digit in range(10):
-        mask = y_test[sub] == digit
-        fig.add_scattergl(x=means[sub][mask, dim_x], y=means[sub][mask, dim_y], mode="markers", name=str(digit),
-                          marker=dict(size=4, color=PALETTE[digit]))
-    fig.add_shape(type="rect", x0=lo, x1=hi, y0=lo, y1=hi, line=dict(color="black", dash="dot"))
-    fig.update_layout(height=480, margin=dict(l=10, r=10, t=30, b=10), title="test encodings (means), by digit",
-                      xaxis_title=f"z{dim_x}", yaxis_title=f"z{dim_y}")
+    fig = latent_scatter(means[:3000], y_test[:3000], dims, extent=(lo, hi))
+    fig.update_layout(title="test encodings (means), by digit")
     st.plotly_chart(fig, key="cvae.scatter")
     st.caption("The dotted square is the grid's extent on the left.")
 
@@ -176,6 +166,9 @@ def your_digit() -> None:
             cols = st.columns(3)
             cols[0].image(upscale(digit.image, 4), caption=f"{digit.name} (28×28)", clamp=True)
             cols[1].image(upscale(recon, 4), caption="reconstruction", clamp=True)
+            position = latent_scatter(means[:1500], y_test[:1500], dims, extent=(lo, hi), height=320,
+                                      marks={digit.name: (float(mean[0, dim_x]), float(mean[0, dim_y]))})
+            st.plotly_chart(position, key=f"cvae.where.{digit.name}")
             pct = float((test_elbo < elbo).mean())
             cols[2].markdown(f"z = ({mean[0, dim_x]:.2f}, {mean[0, dim_y]:.2f})  \nELBO {elbo:.1f}: higher than "
                              f"{pct:.0%} of test digits")
