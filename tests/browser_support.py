@@ -43,7 +43,7 @@ def app_url(tmp_path_factory):
     env = {**os.environ, "NN_PLAYGROUND_RUNS": str(runs), "PYTHONPATH": str(ROOT)}
     if NPZ.is_file():
         env["MNIST_PATH"] = str(NPZ)
-    log = open(runs / "server.log", "w")
+    log = open(runs / "server.log", "w")  # noqa: SIM115  (open for the server's whole life)
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1",
                              "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,

@@ -26,7 +26,7 @@ def test_portfolio_architecture():
     assert all(c.kernel_size == (5, 5) and c.padding == "same" for c in convs)
     assert model.output_shape == (None, 10)
     assert [layer.output.shape[1] for layer in model.layers if "pool" in layer.name] == [14, 7, 3, 1]
-    dropout = [layer for layer in model.layers if layer.__class__.__name__ == "Dropout"][0]
+    dropout = next(layer for layer in model.layers if layer.__class__.__name__ == "Dropout")
     assert dropout.rate == 0.4
 
 

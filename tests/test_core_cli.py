@@ -26,7 +26,7 @@ def trained(tmp_path_factory):
 
 
 def test_train_prints_metrics_and_saves_a_run(trained):
-    runs, result = trained
+    _runs, result = trained
     assert result["status"] == "done" and 0 <= result["metrics"]["test_accuracy"] <= 1
     assert (Path(result["path"]) / "model.keras").is_file()
 

@@ -71,7 +71,7 @@ def trained():
 
 
 def test_short_run_improves_the_test_elbo(trained):
-    model, _, before, history = trained
+    _model, _, before, history = trained
     assert set(history) >= {"loss", "elbo", "val_loss", "val_elbo"}
     # Measured: about -543 untrained, about -200 after 3 epochs on 3,000 images.
     assert history["val_elbo"][-1] > before + 200

@@ -79,7 +79,7 @@ def test_make_datasets_shapes_range_and_subset():
                                 "test", "synthetic")
     train, test, info = mnist_data.make_datasets(data, augment_invert=True, train_size=100, batch_size=32)
     assert info == {"n_train": 200, "n_test": 100, "augment_invert": True}
-    x, y = next(iter(train))
+    x, _y = next(iter(train))
     assert x.shape == (32, 28, 28, 1) and x.dtype.name == "float32"
     assert float(x.numpy().min()) >= 0.0 and float(x.numpy().max()) <= 1.0
     assert sum(int(b[0].shape[0]) for b in test) == 100
@@ -125,7 +125,7 @@ def test_transparent_canvas_with_white_or_black_strokes_gives_the_same_digit():
 @pytest.mark.parametrize("blank", [np.zeros((280, 280, 4), np.uint8), np.full((280, 280, 3), 255, np.uint8),
                                    np.full((50, 50), 128, np.uint8)])
 def test_empty_canvas_asks_to_draw(blank):
-    with pytest.raises(EmptyImageError, match="[Dd]raw a digit"):
+    with pytest.raises(EmptyImageError, match=r"[Dd]raw a digit"):
         preprocess_digit(blank)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
+
 from core.mnist.preprocess import EmptyImageError, PreprocessError, load_image_bytes, preprocess_digit
 
 CANVAS_SIZE = 280
@@ -29,9 +30,9 @@ class Digit:
     error: str | None = None
 
 
-def _prepare(name: str, raw) -> Digit:
+def _prepare(name: str, raw, invert_dark: bool = True) -> Digit:
     try:
-        result = preprocess_digit(raw)
+        result = preprocess_digit(raw, invert_dark=invert_dark)
     except EmptyImageError as err:
         return Digit(name, raw, error=str(err))
     except PreprocessError as err:
@@ -39,7 +40,7 @@ def _prepare(name: str, raw) -> Digit:
     return Digit(name, raw, result.image, bool(result.inverted))
 
 
-def canvas_digit(key: str) -> Digit:
+def canvas_digit(key: str, invert_dark: bool = True) -> Digit:
     """A 280x280 drawing canvas with a pen colour choice and a Clear button."""
     from streamlit_drawable_canvas import st_canvas
 
@@ -55,10 +56,10 @@ def canvas_digit(key: str) -> Digit:
     raw = None if result is None else result.image_data
     if raw is None:
         return Digit("drawing", None, error="Draw a digit on the canvas.")
-    return _prepare("drawing", np.asarray(raw))
+    return _prepare("drawing", np.asarray(raw), invert_dark)
 
 
-def uploaded_digits(key: str) -> list[Digit]:
+def uploaded_digits(key: str, invert_dark: bool = True) -> list[Digit]:
     """PNG/JPEG photos or scans of digits; each bad file gets its own clear message."""
     files = st.file_uploader("…or upload photos or scans of digits (PNG/JPEG)", type=["png", "jpg", "jpeg"],
                              accept_multiple_files=True, key=f"{key}.uploads")
@@ -69,7 +70,7 @@ def uploaded_digits(key: str) -> list[Digit]:
         except PreprocessError as err:
             digits.append(Digit(upload.name, None, error=str(err)))
             continue
-        digits.append(_prepare(upload.name, raw))
+        digits.append(_prepare(upload.name, raw, invert_dark))
     if files and len(files) > MAX_UPLOADS:
         st.warning(f"Only the first {MAX_UPLOADS} of {len(files)} files are read.")
     return digits
