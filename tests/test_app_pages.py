@@ -76,3 +76,17 @@ def test_runs_page_without_runs_says_so():
     at = AppTest.from_file(str(PAGES / "4_📊_Runs.py"), default_timeout=30).run()
     assert not at.exception
     assert any("No runs yet" in i.value for i in at.info)
+
+
+def test_runs_page_lists_runs_and_reports_a_damaged_one(tmp_path):
+    from core.store import RunStore
+
+    store = RunStore(tmp_path / "runs")
+    store.save({"kind": "iris", "status": "done", "started": "2026-01-01T00:00:00", "params": {"epochs": 3},
+                "metrics": {"test_accuracy": 0.9}, "history": {"loss": [1.0, 0.5, 0.2]}})
+    (store.root / "iris-broken").mkdir()
+    (store.root / "iris-broken" / "run.json").write_text("{")
+    at = AppTest.from_file(str(PAGES / "4_📊_Runs.py"), default_timeout=30).run()
+    assert not at.exception
+    assert any("iris-broken" in w.value and "damaged" in w.value for w in at.warning)
+    assert len(at.dataframe[0].value) == 1
