@@ -54,7 +54,7 @@ def _status_line(snap: dict) -> str:
 def _show_progress(kind: str, metrics: tuple[str, ...], extra=None) -> None:
     job = get_job(kind)
     if job is None:
-        st.info("Set the hyper-parameters in the sidebar and press **Train**: the curves appear here while it learns.")
+        st.info("Set the hyper-parameters and press **Train**: the curves appear here while it learns.")
         return
     snap = job.progress.snapshot()
     done_fraction = snap["epoch"] / max(snap["epochs"], 1)
