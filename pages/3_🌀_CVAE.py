@@ -49,11 +49,11 @@ def _reconstructions(snap: dict) -> None:
     extras = snap.get("extras") or []
     if not extras:
         return
-    last = extras[-1]
     originals = cvae.binarize(data.x_test[:16])[..., 0]
-    recon = np.asarray(last["reconstructions"])
-    st.image(upscale(image_grid(np.concatenate([originals, recon]), ncols=16, fill=0.5), 2),
-             caption=f"top: 16 test digits; bottom: their reconstructions after epoch {last['epoch']}", clamp=True)
+    rows = [originals] + [np.asarray(e["reconstructions"], dtype="float32") for e in extras[-4:]]
+    epochs = ", ".join(str(e["epoch"]) for e in extras[-4:])
+    st.image(upscale(image_grid(np.concatenate(rows), ncols=16, fill=0.5), 2), clamp=True,
+             caption=f"top row: 16 test digits; below: their reconstructions after epochs {epochs}")
 
 
 training_panel(KIND, params, metrics=("loss", "elbo"), extra=_reconstructions)

@@ -51,10 +51,10 @@ class CvaeTask(Task):
         return build_cvae(params["latent_dim"], params["beta"], params["learning_rate"])
 
     def epoch_extra(self, model, prepared, epoch):
-        """The reconstructions of the 16 fixed test digits after this epoch (a list, JSON-able)."""
+        """The reconstructions of the 16 fixed test digits after this epoch (float16, for display)."""
         from core.cvae.model import reconstruct
 
-        return {"epoch": epoch + 1, "reconstructions": reconstruct(model, prepared.arrays["probe"]).round(3).tolist()}
+        return {"epoch": epoch + 1, "reconstructions": reconstruct(model, prepared.arrays["probe"]).astype("float16")}
 
     def evaluate(self, model, prepared):
         result = model.evaluate(prepared.validation, verbose=0, return_dict=True)
