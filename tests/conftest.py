@@ -1,0 +1,152 @@
+"""Shared test set-up: runs never land in the project's ``runs/``; a served app and a headless chromium on demand.
+
+* Every test gets its own empty runs directory (``NN_PLAYGROUND_RUNS``), and the whole session has one
+  too, so module- or session-scoped fixtures that train never write into the project either.
+* ``MNIST_PATH`` points at the genuine MNIST file next to the project (``../shared/data/mnist.npz``) when it
+  exists; it is read in place, never copied.
+* ``app_server``: ``streamlit run app.py`` on a free port with its own runs directory; yields the base URL.
+* ``browser_page``: a Playwright page in Debian's chromium (``/usr/bin/chromium``, never ``playwright install``).
+  Without chromium or the playwright package the browser tests are skipped with the reason, or fail when the
+  ``CI`` environment variable is set (CI must run them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST_NPZ = ROOT.parent / "shared" / "data" / "mnist.npz"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SERVER_START_TIMEOUT = 60
+
+
+def test_env(runs_dir: Path | str) -> dict[str, str]:
+    """The environment for a subprocess (CLI, server) of the project, writing its runs to ``runs_dir``."""
+    env = {**os.environ, "NN_PLAYGROUND_RUNS": str(runs_dir), "PYTHONPATH": str(ROOT)}
+    if MNIST_NPZ.is_file():
+        env["MNIST_PATH"] = str(MNIST_NPZ)
+    else:
+        env.pop("MNIST_PATH", None)
+    return env
+
+
+test_env.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_runs_dir(tmp_path_factory):
+    """Session-wide safety net: nothing a test does (in any fixture scope) writes into the project's runs/."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NN_PLAYGROUND_RUNS", str(tmp_path_factory.mktemp("session-runs")))
+    if MNIST_NPZ.is_file():
+        mp.setenv("MNIST_PATH", str(MNIST_NPZ))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def runs_dir(tmp_path, monkeypatch) -> Path:
+    """This test's own (not yet created) runs directory, also exported as ``NN_PLAYGROUND_RUNS``."""
+    path = tmp_path / "runs"
+    monkeypatch.setenv("NN_PLAYGROUND_RUNS", str(path))
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _needs(reason: str):
+    """Skip (locally) or fail (under CI) for a missing browser prerequisite."""
+    if os.environ.get("CI"):
+        pytest.fail(f"browser tests must run under CI, but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """Base URL (``http://127.0.0.1:<port>``) of ``streamlit run app.py`` serving for the whole session."""
+    port = _free_port()
+    runs = tmp_path_factory.mktemp("server-runs")
+    log_path = runs.parent / f"streamlit-{port}.log"
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=test_env(runs), stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + SERVER_START_TIMEOUT
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                        if resp.read().strip() == b"ok":
+                            break
+                except OSError:
+                    pass
+                if time.time() > deadline:
+                    pytest.fail(f"streamlit did not answer /_stcore/health within {SERVER_START_TIMEOUT} s:\n"
+                                f"{log_path.read_text()[-3000:]}")
+                time.sleep(0.25)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def _chromium():
+    """One headless chromium per test module.
+
+    Module scope (not session): Playwright's sync API allows one running instance per thread, and other
+    test modules start their own.
+    """
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _needs("the playwright package is not installed: pip install -r requirements-dev.txt")
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        _needs("chromium not installed: apt-get install chromium")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_page(_chromium):
+    """A fresh page in its own browser context (so its own Streamlit session), closed after the test."""
+    context = _chromium.new_context(viewport={"width": 1400, "height": 2400})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def pytest_report_header(config):
+    parts = [f"MNIST_PATH for tests: {MNIST_NPZ if MNIST_NPZ.is_file() else 'not available (synthetic fallback)'}"]
+    parts.append(f"chromium: {CHROMIUM if os.path.isfile(CHROMIUM) else 'missing'}"
+                 f"{'' if shutil.which('ruff') else '; ruff missing'}")
+    return parts
