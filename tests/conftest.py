@@ -31,7 +31,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SERVER_START_TIMEOUT = 60
 
 
-def test_env(runs_dir: Path | str) -> dict[str, str]:
+def _project_env(runs_dir: Path | str) -> dict[str, str]:
     """The environment for a subprocess (CLI, server) of the project, writing its runs to ``runs_dir``."""
     env = {**os.environ, "NN_PLAYGROUND_RUNS": str(runs_dir), "PYTHONPATH": str(ROOT)}
     if MNIST_NPZ.is_file():
@@ -41,7 +41,10 @@ def test_env(runs_dir: Path | str) -> dict[str, str]:
     return env
 
 
-test_env.__test__ = False  # a helper, not a test
+@pytest.fixture(scope="session")
+def project_env():
+    """``project_env(runs_dir)``: the environment for a subprocess of the project (CLI, server)."""
+    return _project_env
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -85,7 +88,7 @@ def app_server(tmp_path_factory):
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=test_env(runs), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=_project_env(runs), stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.time() + SERVER_START_TIMEOUT
