@@ -1,0 +1,221 @@
+"""The home and Iris pages under Streamlit's AppTest: they render, train, predict and report bad links clearly.
+
+Every test has its own empty runs directory (``NN_PLAYGROUND_RUNS``, set in conftest.py).
+"""
+
+import base64
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.iris.data import EXAMPLES
+from core.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+HOME = str(ROOT / "app.py")
+IRIS = str(ROOT / "pages" / "1_🌸_Iris.py")
+TIMEOUT = 60
+
+
+def _no_exception(at):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _figures(at) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def _values(data) -> list:
+    """A plotly trace array from the chart's JSON (plain list or binary ``{"dtype", "bdata"}``)."""
+    if isinstance(data, dict) and "bdata" in data:
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
+    return list(data)
+
+
+def _run_until(at, done, timeout=TIMEOUT):
+    """Rerun the page (as the browser's timer would) until ``done(at)``."""
+    deadline = time.time() + timeout
+    while True:
+        at.run()
+        _no_exception(at)
+        if done(at):
+            return at
+        if time.time() > deadline:
+            raise AssertionError(f"the page did not get there within {timeout} s; progress: {_progress(at)!r}")
+        time.sleep(0.25)
+
+
+def _progress(at) -> str:
+    bars = at.get("progress")
+    return bars[0].proto.text if bars else ""
+
+
+def _metric(at, label):
+    return next((m.value for m in at.metric if m.label == label), None)
+
+
+def _prediction(at) -> str | None:
+    found = [re.search(r"Predicted species: \*\*(\w+)\*\*", md.value) for md in at.markdown]
+    return next((m.group(1) for m in found if m), None)
+
+
+# --- home page ----------------------------------------------------------------------------------------------------
+
+def test_home_page_renders_its_sections():
+    at = AppTest.from_file(HOME, default_timeout=TIMEOUT).run()
+    _no_exception(at)
+    headers = " | ".join(h.value for h in at.header).lower()
+    for section in ("neuron", "activation functions", "forward pass", "backpropagation", "adam"):
+        assert section in headers, headers
+    formulas = " ".join(latex.value for latex in at.latex)
+    assert r"\varphi(\mathbf{w}^\top \mathbf{x} + b)" in formulas  # the neuron
+    assert r"\frac{\partial L}{\partial W_\ell}" in formulas  # backpropagation
+    assert r"\frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}" in formulas  # Adam
+    assert r"\mathrm{ReLU}(x) = \max(0, x)" in formulas  # ReLU is the first activation shown
+    assert _figures(at)[0]["layout"]["title"]["text"] == "ReLU and its derivative"
+
+
+@pytest.mark.parametrize("name, formula, title", [
+    ("sigmoid", r"\sigma(x) = \frac{1}{1 + e^{-x}}", "sigmoid and its derivative"),
+    ("tanh", r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}", "tanh and its derivative"),
+    ("softmax", r"\mathrm{softmax}(z)_k", "softmax turns scores into probabilities that sum to 1"),
+])
+def test_switching_the_activation_changes_the_formula_and_plot(name, formula, title):
+    at = AppTest.from_file(HOME, default_timeout=TIMEOUT).run()
+    at.segmented_control(key="home.activation").set_value(name).run()
+    _no_exception(at)
+    formulas = [latex.value for latex in at.latex]
+    assert any(formula in f for f in formulas), formulas
+    assert not any(r"\max(0, x)" in f for f in formulas)
+    assert _figures(at)[0]["layout"]["title"]["text"] == title
+    logit_sliders = [s for s in at.slider if s.key.startswith("home.z")]
+    assert len(logit_sliders) == (3 if name == "softmax" else 0)
+
+
+def test_softmax_logits_move_the_probabilities():
+    at = AppTest.from_file(HOME, default_timeout=TIMEOUT).run()
+    at.segmented_control(key="home.activation").set_value("softmax").run()
+    at.slider(key="home.z2").set_value(5.0).run()
+    _no_exception(at)
+    probs = _values(_figures(at)[0]["data"][0]["y"])
+    assert sum(probs) == pytest.approx(1.0) and int(np.argmax(probs)) == 2
+
+
+def test_neuron_sliders_recompute_z():
+    at = AppTest.from_file(HOME, default_timeout=TIMEOUT).run()
+    assert any("= 0.50$" in md.value for md in at.markdown)  # 1.5*1 + 2*(-0.5) + 0
+    at.slider(key="home.b").set_value(-1.0).run()
+    _no_exception(at)
+    assert any("= -0.50$" in md.value and r"\mathrm{ReLU}(z) = 0.00" in md.value for md in at.markdown)
+
+
+# --- Iris page ------------------------------------------------------------------------------------------------------
+
+def test_iris_page_renders_every_hyper_parameter_with_the_portfolio_defaults():
+    at = AppTest.from_file(IRIS, default_timeout=TIMEOUT).run()
+    _no_exception(at)
+    sb = at.sidebar
+    assert sb.slider(key="iris.hidden_layers").value == 2
+    assert sb.slider(key="iris.units").value == 10
+    assert sb.selectbox(key="iris.activation").value == "relu"
+    assert sb.selectbox(key="iris.activation").options == ["relu", "tanh", "sigmoid", "elu", "linear"]
+    assert sb.number_input(key="iris.learning_rate").value == pytest.approx(1e-3)
+    assert sb.slider(key="iris.batch_size").value == 32
+    assert sb.slider(key="iris.epochs").value == 10
+    assert sb.slider(key="iris.repeat").value == 20
+    assert sb.slider(key="iris.test_fraction").value == pytest.approx(0.2)
+    assert sb.number_input(key="iris.seed").value == 42
+    assert sb.slider(key="iris.epochs").label == "Epochs"
+    assert not sb.warning
+    assert at.button(key="iris.train").disabled is False and at.button(key="iris.stop").disabled is True
+    assert any("Train a model" in i.value for i in at.info)
+    assert _metric(at, "Test accuracy") is None
+
+
+def test_train_shows_accuracy_and_a_prediction_then_an_example_changes_it(runs_dir):
+    at = AppTest.from_file(IRIS, default_timeout=TIMEOUT).run()
+    at.button(key="iris.train").click().run()
+    _no_exception(at)
+    assert _progress(at), "no progress bar after pressing Train"
+    at.run()  # the next rerun, while the job (about 2-3 s) still runs: one job at a time per page and session
+    assert at.button(key="iris.train").disabled is True and at.button(key="iris.stop").disabled is False
+
+    _run_until(at, lambda a: _metric(a, "Test accuracy") is not None)
+    accuracy = float(_metric(at, "Test accuracy").rstrip("%")) / 100
+    print(f"\nIris page, portfolio defaults: test accuracy {accuracy:.1%}")
+    assert accuracy >= 0.93
+    assert _metric(at, "Test mistakes") == str(round(30 * (1 - accuracy)))
+    assert _progress(at).startswith("Done after 10 of 10 epochs")
+    assert any(c.value.startswith("Model: iris-") and c.value.endswith("(done)") for c in at.caption)
+
+    curves = next(f for f in _figures(at) if any(t.get("name") == "batch loss" for t in f["data"]))
+    names = {t["name"] for t in curves["data"]}
+    assert {"batch loss", "train loss", "validation loss", "train accuracy", "validation accuracy"} <= names
+    train_loss = next(t for t in curves["data"] if t["name"] == "train loss")
+    assert _values(train_loss["x"]) == list(range(1, 11))
+    batch_loss = next(t for t in curves["data"] if t["name"] == "batch loss")
+    assert len(_values(batch_loss["x"])) == 10 * 75
+
+    assert _prediction(at) == "setosa"  # the sliders start at the portfolio's setosa
+    at.button(key="iris.example.versicolor").click().run()
+    _no_exception(at)
+    assert _prediction(at) == "versicolor"
+    assert [at.slider(key=f"iris.flower{i}").value for i in range(4)] == pytest.approx(EXAMPLES["versicolor"])
+
+    for i, value in enumerate(EXAMPLES["virginica"]):  # move the sliders by hand to the third flower
+        at.slider(key=f"iris.flower{i}").set_value(value)
+    at.run()
+    _no_exception(at)
+    assert _prediction(at) == "virginica"
+
+    [run] = RunStore(runs_dir).list("iris")  # the training was saved in this test's runs directory
+    assert run.record["status"] == "done" and run.record["metrics"]["test_accuracy"] == pytest.approx(accuracy)
+
+
+def test_stop_keeps_the_model_and_says_so(runs_dir):
+    at = AppTest.from_file(IRIS, default_timeout=TIMEOUT)
+    at.query_params["iris.epochs"] = "200"
+    at.run()
+    assert at.sidebar.slider(key="iris.epochs").value == 200
+    at.button(key="iris.train").click().run()
+    _run_until(at, lambda a: _progress(a).startswith("Training"))
+    assert at.button(key="iris.stop").disabled is False
+    at.button(key="iris.stop").click().run()
+    _run_until(at, lambda a: _metric(a, "Test accuracy") is not None)
+    assert any("Stopped by you" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert re.match(r"Stopped after \d+ of 200 epochs", _progress(at)), _progress(at)
+    assert any(c.value.endswith("(stopped)") for c in at.caption)
+    assert _prediction(at) in ("setosa", "versicolor", "virginica")
+    [run] = RunStore(runs_dir).list("iris")
+    assert run.record["status"] == "stopped" and run.record["epochs_completed"] < 200
+
+
+@pytest.mark.parametrize("text, notice", [
+    ("abc", "Epochs: 'abc' is not a valid int"),
+    ("0", "Epochs: 0 is below the minimum 1"),
+    ("nan", "Epochs: 'nan' is not a valid int"),
+])
+def test_an_invalid_link_value_gives_a_notice_and_the_default(text, notice):
+    at = AppTest.from_file(IRIS, default_timeout=TIMEOUT)
+    at.query_params["iris.epochs"] = text
+    at.run()
+    _no_exception(at)
+    warnings = [w.value for w in at.sidebar.warning]
+    assert len(warnings) == 1 and notice in warnings[0] and "using the default 10" in warnings[0], warnings
+    assert at.sidebar.slider(key="iris.epochs").value == 10
+
+
+def test_a_valid_link_value_sets_the_widget_without_a_notice():
+    at = AppTest.from_file(IRIS, default_timeout=TIMEOUT)
+    at.query_params["iris.epochs"] = "30"
+    at.query_params["iris.activation"] = "tanh"
+    at.run()
+    _no_exception(at)
+    assert at.sidebar.slider(key="iris.epochs").value == 30
+    assert at.sidebar.selectbox(key="iris.activation").value == "tanh"
+    assert not at.sidebar.warning
