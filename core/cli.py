@@ -86,10 +86,18 @@ def _store(args):
 def cmd_train(args) -> int:
     task = get_task(args.kind)
     raw = {p.name: getattr(args, p.name) for p in task.space if getattr(args, p.name) is not None}
+    parsed, problems = {}, []
+    for name, text in raw.items():  # every bad flag is reported, not only the first
+        try:
+            parsed[name] = task.space[name].parse(text)
+        except ParamError as err:
+            problems.append(str(err))
     try:
-        params = task.space.validate({k: task.space[k].parse(v) for k, v in raw.items()})
+        params = task.space.validate(parsed)
     except ParamError as err:
-        print(f"error: {err}", file=sys.stderr)
+        problems.append(str(err))
+    if problems:
+        print(f"error: {'; '.join(problems)}", file=sys.stderr)
         return 2
     from core.training import run_training
 
@@ -121,7 +129,8 @@ def cmd_predict(args) -> int:
     task = get_task(args.kind)
     try:
         model = _store(args).resolve_model(args.model)
-    except (ModelLoadError, RunNotFound) as err:
+        task.check_model(model)
+    except (ModelLoadError, RunNotFound, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:

@@ -10,9 +10,13 @@ FORMATS = ("keras", "savedmodel", "tflite", "tensorboard")
 
 def export_run(store, run_id: str, fmt: str, out: Path | str) -> Path:
     """Write run ``run_id`` of ``store`` as ``fmt`` to ``out``; returns the path written."""
+    from core.store import RunNotFound
+
     out = Path(out)
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if not store.path(run_id).is_dir():
+        raise RunNotFound(run_id)
     if fmt == "tensorboard":
         return write_tensorboard(store.get(run_id), out)
     if fmt == "keras":

@@ -45,4 +45,8 @@ def main(args, store) -> int:
     except RunNotFound as err:
         print(f"error: {err} in {store.root}", file=sys.stderr)
         return 2
+    except (OSError, ValueError) as err:  # a damaged run (unreadable run.json, missing model file)
+        print(f"error: run {getattr(args, 'run_id', '')} cannot be read: {type(err).__name__}: {err}",
+              file=sys.stderr)
+        return 2
     return 0

@@ -88,8 +88,6 @@ def test_bad_training_settings_are_one_error_line(cli, tmp_path, args, expected)
     assert out.stdout == "" and not (tmp_path / "runs").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="core/cli.py cmd_train parses the flags one by one and stops at the first "
-                                       "bad one, so only one of several problems is reported")
 def test_every_bad_training_setting_is_reported_at_once(cli, tmp_path):
     out = cli("train", "iris", "--units", "0", "--epochs", "abc", runs=tmp_path)
     assert_one_error_line(out, "Units: 0 is below the minimum 1")
@@ -109,8 +107,6 @@ def test_predict_with_a_missing_model_is_one_error_line(cli, tmp_path, model):
     assert_one_error_line(out, f"no run named '{model}'")
 
 
-@pytest.mark.xfail(strict=True, reason="core/cli.py cmd_predict does not call task.check_model: a .keras model with "
-                                       "the wrong input shape gives Keras' multi-line error with ANSI escapes")
 def test_predict_with_a_model_of_the_wrong_shape_is_one_error_line(cli, tmp_path):
     import keras
 
@@ -169,15 +165,11 @@ def test_runs_list_reports_a_damaged_run(cli, tmp_path):
     assert json.loads(cli("runs", "list", "--json", runs=tmp_path).stdout)[0]["damaged"] is True
 
 
-@pytest.mark.xfail(strict=True, reason="core/export.py export_run copies store.model_path(run_id) without checking "
-                                       "the run exists: FileNotFoundError traceback, exit 1")
 def test_keras_export_of_a_missing_run_is_one_error_line(cli, tmp_path):
     out = cli("runs", "export", "nope", "--out", tmp_path / "x.keras", runs=tmp_path)
     assert_one_error_line(out, "no run named 'nope'")
 
 
-@pytest.mark.xfail(strict=True, reason="core/runs_cli.py catches only RunNotFound: `runs show` of a damaged run "
-                                       "(bad run.json) ends in a JSONDecodeError traceback")
 def test_showing_a_damaged_run_is_one_error_line(cli, tmp_path):
     (tmp_path / "iris-bad").mkdir()
     (tmp_path / "iris-bad" / "run.json").write_text("{")
