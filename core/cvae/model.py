@@ -227,10 +227,11 @@ class CVAE(keras.Model):
 
 def build_cvae(latent_dim: int = DEFAULT_LATENT_DIM, beta: float = 1.0,
                learning_rate: float = DEFAULT_LEARNING_RATE) -> CVAE:
-    """A CVAE compiled with Adam and built (its weights exist, so it can be saved or decoded at once)."""
+    """A CVAE compiled with Adam and built: weights and optimizer slots exist, so it saves and loads as is."""
     model = CVAE(latent_dim=latent_dim, beta=beta)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     model(tf.zeros((1, *IMAGE_SHAPE)))
+    model.optimizer.build(model.trainable_variables)
     return model
 
 
