@@ -64,6 +64,7 @@ class Progress:
             if extra is not None:
                 self._data["extras"].append(extra)
             self._data["epoch"] = epoch
+            self._data["step"] = 0  # the position is now "epoch batches done, none of the next one"
             self._data["version"] += 1
 
     def finish(self, status: str, error: str | None = None, details: str | None = None, **fields) -> None:

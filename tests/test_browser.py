@@ -124,8 +124,6 @@ def test_predict_slider_latency(app_server, browser_page):
     assert median < 5000  # a sanity bound only; the figure itself is for the README
 
 
-@pytest.mark.xfail(strict=True, reason="pages/shared/training.py: Train/Stop sit outside the refreshing fragment, "
-                                       "so after the click that starts a job Train stays enabled until a full rerun")
 def test_train_is_disabled_while_the_job_runs(app_server, browser_page):
     page = browser_page
     _open_iris(page, app_server, 30)

@@ -262,9 +262,6 @@ def _position(snap) -> int:
     return snap["epoch"] * snap["steps_per_epoch"] + snap["step"]
 
 
-@pytest.mark.xfail(strict=True, reason="core/jobs.py: Progress.add_epoch leaves `step` at steps_per_epoch, so between "
-                                       "epochs a snapshot reads one epoch ahead (the page shows 'epoch N+1 of M, batch "
-                                       "75 of 75' and its progress bar jumps a whole epoch)")
 def test_progress_position_matches_the_batches_seen_between_epochs():
     progress = Progress(epochs=12)
     progress.update(phase="training", steps_per_epoch=3)

@@ -30,13 +30,21 @@ def _adopt_finished(kind: str) -> None:
 
 
 def _start(kind: str, params: dict) -> None:
+    """Train's callback: runs before the script, so the buttons below are drawn with the job already running."""
     ensure_tf()
+    st.session_state.pop(f"{kind}.train_error", None)
     try:
         job = TrainingJob(kind, params, store=store())
     except ParamError as err:
-        st.error(f"Cannot train: {err}")
+        st.session_state[f"{kind}.train_error"] = f"Cannot train: {err}"
         return
     set_job(kind, job.start())
+
+
+def _stop(kind: str) -> None:
+    job = get_job(kind)
+    if job is not None:
+        job.stop()
 
 
 def _status_line(snap: dict) -> str:
@@ -90,11 +98,11 @@ def training_panel(kind: str, params: dict, metrics: tuple[str, ...] = ("loss", 
     job = get_job(kind)
     running = job is not None and job.running
     left, right, _ = st.columns([1, 1, 3])
-    if left.button("Train", type="primary", disabled=running, key=f"{kind}.train", width="stretch"):
-        _start(kind, params)
-        running = get_job(kind) is not None and get_job(kind).running
-    if right.button("Stop", disabled=not running, key=f"{kind}.stop", width="stretch"):
-        job.stop()
+    left.button("Train", type="primary", disabled=running, key=f"{kind}.train", width="stretch", on_click=_start,
+                args=(kind, params))
+    right.button("Stop", disabled=not running, key=f"{kind}.stop", width="stretch", on_click=_stop, args=(kind,))
+    if st.session_state.get(f"{kind}.train_error"):
+        st.error(st.session_state[f"{kind}.train_error"])
     # One container holds everything the fragment draws, so that its redraws can never shift (and overwrite)
     # the elements the page writes after it.
     with st.container():
