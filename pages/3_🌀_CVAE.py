@@ -67,7 +67,9 @@ model = current.model
 latent_dim = int(current.params.get("latent_dim", 2))
 x_test, y_test = data.x_test, data.y_test
 means, logvars = cached(KIND, "encodings", current.key, lambda: cvae.encode_means(model, x_test))
-test_elbo = cached(KIND, "test_elbo", current.key, lambda: cvae.per_example_elbo(model, x_test[:2000]))
+ELBO_SAMPLES = 4  # draws of z per image: a steadier per-image ELBO than the training's single sample
+test_elbo = cached(KIND, "test_elbo", current.key,
+                   lambda: cvae.per_example_elbo(model, x_test[:2000], n_samples=ELBO_SAMPLES))
 
 st.header("The latent space")
 st.caption(f"Model: {current.label} ({current.status}); mean test ELBO over 2,000 digits: {test_elbo.mean():.1f}")
@@ -161,7 +163,7 @@ def your_digit() -> None:
                 continue
             x = (digit.image * 255).astype("uint8")[None]
             mean, _ = cvae.encode_means(model, x)
-            elbo = float(cvae.per_example_elbo(model, x)[0])
+            elbo = float(cvae.per_example_elbo(model, x, n_samples=ELBO_SAMPLES)[0])
             recon = cvae.reconstruct(model, cvae.binarize(x))[0]
             cols = st.columns(3)
             cols[0].image(upscale(digit.image, 4), caption=f"{digit.name} (28×28)", clamp=True)
