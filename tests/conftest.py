@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -79,11 +80,10 @@ def _needs(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
-    """Base URL (``http://127.0.0.1:<port>``) of ``streamlit run app.py`` serving for the whole session."""
+@contextlib.contextmanager
+def _serve(runs: Path):
+    """``streamlit run app.py`` on a free port with ``runs`` as its runs directory; yields the base URL."""
     port = _free_port()
-    runs = tmp_path_factory.mktemp("server-runs")
     log_path = runs.parent / f"streamlit-{port}.log"
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
@@ -113,6 +113,20 @@ def app_server(tmp_path_factory):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """Base URL (``http://127.0.0.1:<port>``) of ``streamlit run app.py`` serving for the whole session."""
+    with _serve(tmp_path_factory.mktemp("server-runs")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def fresh_app_server(tmp_path_factory):
+    """Like ``app_server``, but for one test module, with a runs directory of its own (starts empty)."""
+    with _serve(tmp_path_factory.mktemp("module-server-runs")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
-"""Browser tests of the model pages and the Runs page, in Debian's chromium."""
+"""Browser tests of the model pages and the Runs page, in Debian's chromium (one server with its own runs)."""
 
 import re
 import time
 
 import pytest
 
-from tests.browser_support import app_url, browser, draw_stroke, drawing_canvas, page, wait_text  # noqa: F401
+from tests.browser_support import draw_stroke, drawing_canvas, wait_text
 
 pytestmark = pytest.mark.browser
 
@@ -15,8 +15,9 @@ def _train(pg, url: str, label: str = "Train") -> None:
     pg.get_by_role("button", name=label, exact=True).first.click()
 
 
-def test_cnn_page_reads_a_drawn_digit(app_url, page):  # noqa: F811
-    _train(page, f"{app_url}/MNIST_CNN?cnn.train_size=3000&cnn.epochs=1")
+def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
+    page = browser_page
+    _train(page, f"{fresh_app_server}/MNIST_CNN?cnn.train_size=3000&cnn.epochs=1")
     wait_text(page, "How well it reads MNIST", timeout=120)
     canvas = drawing_canvas(page)
     canvas.scroll_into_view_if_needed()
@@ -29,8 +30,9 @@ def test_cnn_page_reads_a_drawn_digit(app_url, page):  # noqa: F811
     assert page.locator("img[alt], img").count() > 0
 
 
-def test_cvae_page_decodes_where_the_user_clicks(app_url, page):  # noqa: F811
-    _train(page, f"{app_url}/CVAE?cvae.train_size=1000&cvae.epochs=1&cvae.learning_rate=0.001")
+def test_cvae_page_decodes_where_the_user_clicks(fresh_app_server, browser_page):
+    page = browser_page
+    _train(page, f"{fresh_app_server}/CVAE?cvae.train_size=1000&cvae.epochs=1&cvae.learning_rate=0.001")
     wait_text(page, "Move through the latent space", timeout=180)
     pad = page.locator("canvas.pad").first
     pad.scroll_into_view_if_needed()
@@ -55,11 +57,12 @@ def test_cvae_page_decodes_where_the_user_clicks(app_url, page):  # noqa: F811
     assert z1.startswith("decoded z = (-") and "(-" not in z2  # left-top is negative x, right is positive
 
 
-def test_runs_page_compares_two_iris_runs(app_url, page):  # noqa: F811
+def test_runs_page_compares_two_iris_runs(fresh_app_server, browser_page):
+    page = browser_page
     for lr in ("0.001", "0.01"):
-        _train(page, f"{app_url}/Iris?iris.epochs=3&iris.learning_rate={lr}")
+        _train(page, f"{fresh_app_server}/Iris?iris.epochs=3&iris.learning_rate={lr}")
         wait_text(page, "Test accuracy", timeout=60)
-    page.goto(f"{app_url}/Runs")
+    page.goto(f"{fresh_app_server}/Runs")
     wait_text(page, "Select one or more rows")
     grid = page.locator("[data-testid='stDataFrame']").first
     box = grid.bounding_box()
