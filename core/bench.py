@@ -20,14 +20,14 @@ def _timed_fit(model, dataset, steps: int) -> float:
     return time.perf_counter() - start
 
 
-def bench_cnn(n_images: int | None = None, batch_size: int = 128, repeats: int = 2) -> dict:
+def bench_cnn(n_images: int | None = None, batch_size: int = 128, repeats: int = 3) -> dict:
     """Images/s of the portfolio's input pipeline + fp32 model vs the project's pipeline + model."""
     import tensorflow as tf
 
     from core.mnist.cnn import build_cnn, predict_digits, resolve_precision
     from core.mnist.data import load_mnist, make_datasets, portfolio_pipeline
 
-    n_images = n_images or 12800
+    n_images = n_images or 19200
     steps = max(1, n_images // batch_size)
     data = load_mnist()
     x, y = data.x_train[: steps * batch_size * 2], data.y_train[: steps * batch_size * 2]
