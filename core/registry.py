@@ -26,7 +26,4 @@ def get_task(kind: str):
 def import_all_models() -> None:
     """Import every task's model module, so custom Keras classes are registered before loading a file."""
     for kind in TASK_MODULES:
-        try:
-            get_task(kind).register_custom_objects()
-        except ModuleNotFoundError:
-            pass
+        get_task(kind).register_custom_objects()

@@ -108,15 +108,13 @@ def load_model_bytes(data: bytes, name: str = "upload.keras"):
 
 
 def _jsonable(value):
-    try:
-        import numpy as np
+    """JSON for NumPy scalars and arrays (metrics, confusion matrices); anything else as text."""
+    import numpy as np
 
-        if isinstance(value, np.generic):
-            return value.item()
-        if isinstance(value, np.ndarray):
-            return value.tolist()
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
     return str(value)
 
 
