@@ -1,8 +1,31 @@
 """Helpers for the browser tests (the server and chromium fixtures live in conftest.py)."""
 
+import re
+
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
 
 def wait_text(pg, text: str, timeout: float = 60) -> None:
-    pg.get_by_text(text).first.wait_for(timeout=timeout * 1000)
+    """Wait until ``text`` is on the page, case and all (a plain ``get_by_text`` ignores case)."""
+    pg.get_by_text(re.compile(re.escape(text))).first.wait_for(timeout=timeout * 1000)
+
+
+def wait_idle(pg, timeout: float = 60) -> None:
+    """Wait until the page's script run has finished (Streamlit marks its root with the script state)."""
+    pg.locator(IDLE).wait_for(timeout=timeout * 1000)
+
+
+def open_page(pg, url: str, timeout: float = 60) -> None:
+    """Go to ``url`` and wait for its first script run to finish, so a click is not lost to a rerun."""
+    pg.goto(url)
+    wait_idle(pg, timeout)
+
+
+def metric(pg, label: str, timeout: float = 60):
+    """The ``st.metric`` element labelled ``label`` once it is shown."""
+    element = pg.locator("[data-testid='stMetric']").filter(has=pg.get_by_text(label, exact=True)).first
+    element.wait_for(timeout=timeout * 1000)
+    return element
 
 
 def drawing_canvas(pg):

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from tests.browser_support import metric, open_page, wait_text
+
 pytestmark = pytest.mark.browser
 
 # Points of the "batch loss" trace of the live curves chart (plotly decodes its data into _fullData).
@@ -34,16 +36,12 @@ def _slider(page, label, sidebar=False):
 
 
 def _open_iris(page, base, epochs):
-    page.goto(f"{base}/Iris?iris.epochs={epochs}")
+    open_page(page, f"{base}/Iris?iris.epochs={epochs}")
     _train_button(page).wait_for(timeout=60_000)
 
 
 def _prediction(page):
     return page.get_by_text(re.compile(r"^Predicted species:")).first
-
-
-def _wait_text(page, text, timeout=60):
-    page.get_by_text(text).first.wait_for(timeout=timeout * 1000)
 
 
 def test_epochs_come_from_the_link_and_the_keyboard(app_server, browser_page):
@@ -80,16 +78,14 @@ def test_curves_grow_while_training_then_accuracy_and_predictions(app_server, br
     assert len(set(counts)) >= 2, f"the loss curve did not gain points while training: {seen}"
     assert counts == sorted(counts) and counts[0] < 30 * 75
 
-    _wait_text(page, "Test accuracy")
-    metric = page.locator("[data-testid='stMetric']").filter(has_text="Test accuracy")
-    accuracy = float(re.search(r"([\d.]+)%", metric.inner_text()).group(1))
+    accuracy = float(re.search(r"([\d.]+)%", metric(page, "Test accuracy").inner_text()).group(1))
     print(f"browser, 30 epochs: test accuracy {accuracy}%")
     assert accuracy >= 93.0
     assert page.evaluate(BATCH_POINTS) == 30 * 75
 
     assert _prediction(page).inner_text().startswith("Predicted species: setosa")
     page.get_by_role("button", name="virginica: 6.9, 3.1, 5.4, 2.1").click()
-    _wait_text(page, "Predicted species: virginica", timeout=15)
+    wait_text(page, "Predicted species: virginica", timeout=15)
     assert _slider(page, "petal length").input_value() == "5.4"
 
     for label in ("petal length", "petal width"):  # slide both petal measurements to their minimum
@@ -105,7 +101,7 @@ def test_predict_slider_latency(app_server, browser_page):
     page = browser_page
     _open_iris(page, app_server, 5)
     _train_button(page).click()
-    _wait_text(page, "Classify a flower")
+    wait_text(page, "Classify a flower")
     result = _prediction(page)
     result.wait_for()
     _slider(page, "petal length").focus()

@@ -5,13 +5,13 @@ import time
 
 import pytest
 
-from tests.browser_support import draw_stroke, drawing_canvas, wait_text
+from tests.browser_support import draw_stroke, drawing_canvas, metric, open_page, wait_idle, wait_text
 
 pytestmark = pytest.mark.browser
 
 
 def _train(pg, url: str, label: str = "Train") -> None:
-    pg.goto(url)
+    open_page(pg, url)
     pg.get_by_role("button", name=label, exact=True).first.click()
 
 
@@ -61,14 +61,21 @@ def test_runs_page_compares_two_iris_runs(fresh_app_server, browser_page):
     page = browser_page
     for lr in ("0.001", "0.01"):
         _train(page, f"{fresh_app_server}/Iris?iris.epochs=3&iris.learning_rate={lr}")
-        wait_text(page, "Test accuracy", timeout=60)
-    page.goto(f"{fresh_app_server}/Runs")
+        metric(page, "Test accuracy", timeout=60)
+    open_page(page, f"{fresh_app_server}/Runs")
     wait_text(page, "Select one or more rows")
     grid = page.locator("[data-testid='stDataFrame']").first
     box = grid.bounding_box()
     for row in (1, 2):  # the row-marker column holds the selection check boxes
         page.mouse.click(box["x"] + 18, box["y"] + 35 * row + 17)
         time.sleep(0.5)
+        wait_idle(page)
     wait_text(page, "Highlighted: learning_rate")
-    legend = page.locator(".js-plotly-plot .legendtext").evaluate_all("els => els.map(e => e.textContent)")
-    assert sum("(train)" in t for t in legend) == 2
+    # plotly draws after the script's text is on the page; its decoded traces are on the chart element
+    names = page.wait_for_function("""() => {
+      const names = [...document.querySelectorAll('.js-plotly-plot')].flatMap(p => (p._fullData || []).map(t => t.name));
+      return names.filter(n => n.endsWith('(train)')).length >= 2 && names;
+    }""", timeout=20000).json_value()
+    train = {n.removesuffix(" (train)") for n in names if n.endswith("(train)")}
+    validation = {n.removesuffix(" (validation)") for n in names if n.endswith("(validation)")}
+    assert len(train) == 2 and validation == train  # two runs, each with its train and validation curve
