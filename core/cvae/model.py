@@ -424,7 +424,7 @@ def bench_cvae(x_train, n_images: int = 3200, batch_size: int = DEFAULT_BATCH_SI
 
     for batch in portfolio_ds.take(1):  # trace both before timing
         step(batch)
-    project.fit(project_ds.take(1), verbose=0)
+    project.fit(project_ds.take(1), verbose=0, shuffle=False)
 
     def portfolio_epoch() -> float:
         start = time.perf_counter()
@@ -434,7 +434,7 @@ def bench_cvae(x_train, n_images: int = 3200, batch_size: int = DEFAULT_BATCH_SI
 
     def project_epoch() -> float:
         start = time.perf_counter()
-        project.fit(project_ds, verbose=0)
+        project.fit(project_ds, verbose=0, shuffle=False)
         return len(x) / (time.perf_counter() - start)
 
     rates = {"portfolio": [], "project": []}
