@@ -21,6 +21,16 @@ def open_page(pg, url: str, timeout: float = 60) -> None:
     wait_idle(pg, timeout)
 
 
+def train_button(pg, label: str = "Train"):
+    return pg.get_by_role("button", name=label, exact=True).first
+
+
+def start_training(pg, url: str, label: str = "Train") -> None:
+    """Open ``url`` (its query string sets the hyper-parameters) and press the page's train button."""
+    open_page(pg, url)
+    train_button(pg, label).click()
+
+
 def metric(pg, label: str, timeout: float = 60):
     """The ``st.metric`` element labelled ``label`` once it is shown."""
     element = pg.locator("[data-testid='stMetric']").filter(has=pg.get_by_text(label, exact=True)).first

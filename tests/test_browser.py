@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.browser_support import metric, open_page, wait_text
+from tests.browser_support import metric, open_page, start_training, train_button, wait_text
 
 pytestmark = pytest.mark.browser
 
@@ -26,18 +26,13 @@ BATCH_POINTS = """() => {
 }"""
 
 
-def _train_button(page):
-    return page.get_by_role("button", name="Train", exact=True)
-
-
 def _slider(page, label, sidebar=False):
     scope = page.locator("[data-testid='stSidebar']") if sidebar else page
     return scope.locator("[data-testid='stSlider']").filter(has_text=label).get_by_role("slider")
 
 
-def _open_iris(page, base, epochs):
-    open_page(page, f"{base}/Iris?iris.epochs={epochs}")
-    _train_button(page).wait_for(timeout=60_000)
+def _iris(base, epochs):
+    return f"{base}/Iris?iris.epochs={epochs}"
 
 
 def _prediction(page):
@@ -46,7 +41,7 @@ def _prediction(page):
 
 def test_epochs_come_from_the_link_and_the_keyboard(app_server, browser_page):
     page = browser_page
-    _open_iris(page, app_server, 30)
+    open_page(page, _iris(app_server, 30))
     epochs = _slider(page, "Epochs", sidebar=True)
     assert epochs.input_value() == "30"
     epochs.focus()
@@ -59,8 +54,7 @@ def test_epochs_come_from_the_link_and_the_keyboard(app_server, browser_page):
 
 def test_curves_grow_while_training_then_accuracy_and_predictions(app_server, browser_page):
     page = browser_page
-    _open_iris(page, app_server, 30)  # 30 epochs: about 10 s of training here, long enough to watch
-    _train_button(page).click()
+    start_training(page, _iris(app_server, 30))  # 30 epochs: about 10 s of training here, long enough to watch
     progress = page.locator("[data-testid='stProgress']").first
     progress.wait_for(timeout=30_000)
 
@@ -99,8 +93,7 @@ def test_curves_grow_while_training_then_accuracy_and_predictions(app_server, br
 def test_predict_slider_latency(app_server, browser_page):
     """Time from a key press on a predict-panel slider to the new prediction text (printed for the README)."""
     page = browser_page
-    _open_iris(page, app_server, 5)
-    _train_button(page).click()
+    start_training(page, _iris(app_server, 5))
     wait_text(page, "Classify a flower")
     result = _prediction(page)
     result.wait_for()
@@ -122,13 +115,12 @@ def test_predict_slider_latency(app_server, browser_page):
 
 def test_train_is_disabled_while_the_job_runs(app_server, browser_page):
     page = browser_page
-    _open_iris(page, app_server, 30)
-    _train_button(page).click()
+    start_training(page, _iris(app_server, 30))
     progress = page.locator("[data-testid='stProgress']").first
     page.wait_for_function("el => el.innerText.startsWith('Training')", arg=progress.element_handle(),
                            timeout=30_000)
     time.sleep(1.0)  # a few fragment refreshes
     still_training = progress.inner_text().startswith("Training")
-    disabled = _train_button(page).is_disabled()
+    disabled = train_button(page).is_disabled()
     page.get_by_role("button", name="Stop", exact=True).click()  # do not leave 30 epochs running on the server
     assert still_training and disabled

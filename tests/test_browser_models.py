@@ -5,19 +5,14 @@ import time
 
 import pytest
 
-from tests.browser_support import draw_stroke, drawing_canvas, metric, open_page, wait_idle, wait_text
+from tests.browser_support import draw_stroke, drawing_canvas, metric, open_page, start_training, wait_idle, wait_text
 
 pytestmark = pytest.mark.browser
 
 
-def _train(pg, url: str, label: str = "Train") -> None:
-    open_page(pg, url)
-    pg.get_by_role("button", name=label, exact=True).first.click()
-
-
 def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
     page = browser_page
-    _train(page, f"{fresh_app_server}/MNIST_CNN?cnn.train_size=3000&cnn.epochs=1")
+    start_training(page, f"{fresh_app_server}/MNIST_CNN?cnn.train_size=3000&cnn.epochs=1")
     wait_text(page, "How well it reads MNIST", timeout=120)
     canvas = drawing_canvas(page)
     canvas.scroll_into_view_if_needed()
@@ -32,7 +27,7 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
 
 def test_cvae_page_decodes_where_the_user_clicks(fresh_app_server, browser_page):
     page = browser_page
-    _train(page, f"{fresh_app_server}/CVAE?cvae.train_size=1000&cvae.epochs=1&cvae.learning_rate=0.001")
+    start_training(page, f"{fresh_app_server}/CVAE?cvae.train_size=1000&cvae.epochs=1&cvae.learning_rate=0.001")
     wait_text(page, "Move through the latent space", timeout=180)
     pad = page.locator("canvas.pad").first
     pad.scroll_into_view_if_needed()
@@ -60,7 +55,7 @@ def test_cvae_page_decodes_where_the_user_clicks(fresh_app_server, browser_page)
 def test_runs_page_compares_two_iris_runs(fresh_app_server, browser_page):
     page = browser_page
     for lr in ("0.001", "0.01"):
-        _train(page, f"{fresh_app_server}/Iris?iris.epochs=3&iris.learning_rate={lr}")
+        start_training(page, f"{fresh_app_server}/Iris?iris.epochs=3&iris.learning_rate={lr}")
         metric(page, "Test accuracy", timeout=60)
     open_page(page, f"{fresh_app_server}/Runs")
     wait_text(page, "Select one or more rows")
@@ -68,7 +63,7 @@ def test_runs_page_compares_two_iris_runs(fresh_app_server, browser_page):
     box = grid.bounding_box()
     for row in (1, 2):  # the row-marker column holds the selection check boxes
         page.mouse.click(box["x"] + 18, box["y"] + 35 * row + 17)
-        time.sleep(0.5)
+        time.sleep(0.5)  # let the selection's rerun start, then wait for it to finish
         wait_idle(page)
     wait_text(page, "Highlighted: learning_rate")
     # plotly draws after the script's text is on the page; its decoded traces are on the chart element
