@@ -21,12 +21,13 @@ def _add_param_flags(parser: argparse.ArgumentParser, kind: str) -> None:
     for p in get_task(kind).space:
         extra = f" (one of {', '.join(p.choices)})" if p.kind == "choice" else ""
         bounds = f" [{p.min:g}..{p.max:g}]" if p.min is not None and p.max is not None else ""
+        text = p.help.replace("%", "%%")  # argparse %-formats help strings; the texts are prose ("0.1% less")
         if p.kind == "bool":
             parser.add_argument(p.flag, dest=p.name, action=argparse.BooleanOptionalAction, default=None,
-                                help=f"{p.help} (default {p.default})")
+                                help=f"{text} (default {p.default})")
         else:
             parser.add_argument(p.flag, dest=p.name, default=None, metavar=p.kind.upper(),
-                                help=f"{p.help}{extra}{bounds} (default {p.default})")
+                                help=f"{text}{extra}{bounds} (default {p.default})")
 
 
 def build_parser() -> argparse.ArgumentParser:

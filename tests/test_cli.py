@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from core.iris.data import SPECIES
+from core.registry import get_task, kinds
 
 ROOT = Path(__file__).resolve().parents[1]
 # TensorFlow / absl start-up chatter on stderr (I0000 ..., E0000 ..., "WARNING: All log messages ...").
@@ -176,3 +177,16 @@ def test_showing_a_damaged_run_is_one_error_line(cli, tmp_path):
     out = cli("runs", "show", "iris-bad", runs=tmp_path)
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert len(user_lines(out.stderr)) == 1 and user_lines(out.stderr)[0].startswith("error: ")
+
+
+@pytest.mark.parametrize("command", [["--help"], *(["train", kind, "--help"] for kind in kinds())])
+def test_help_lists_every_flag(command, capsys):
+    """``--help`` prints, and lists each hyper-parameter (a "%" in a help text once made argparse raise)."""
+    from core.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(command)
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    if command[0] == "train":
+        assert all(p.flag in out for p in get_task(command[1]).space)
