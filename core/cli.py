@@ -5,6 +5,9 @@ Examples::
     python -m core train iris --epochs 10
     python -m core predict iris runs/iris-... 5.1 3.3 1.7 0.5 --json
     python -m core runs list
+
+Every choice the parser offers comes from the table that implements it (the task registry, ``bench.BENCHES``,
+``export.FORMATS``), so nothing is offered that does not run. Bad input: one ``error:`` line, status 2.
 """
 
 from __future__ import annotations
@@ -13,11 +16,19 @@ import argparse
 import json
 import sys
 
+from core import runs_cli
 from core.params import ParamError
 from core.registry import get_task, kinds
 
 
-def _add_param_flags(parser: argparse.ArgumentParser, kind: str) -> None:
+def fail(message: str) -> int:
+    """Print one ``error:`` line and return the CLI's status for bad input."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def add_param_flags(parser: argparse.ArgumentParser, kind: str) -> None:
+    """A flag per hyper-parameter of ``kind``, with its bounds and default in the help."""
     for p in get_task(kind).space:
         extra = f" (one of {', '.join(p.choices)})" if p.kind == "choice" else ""
         bounds = f" [{p.min:g}..{p.max:g}]" if p.min is not None and p.max is not None else ""
@@ -30,7 +41,29 @@ def _add_param_flags(parser: argparse.ArgumentParser, kind: str) -> None:
                                 help=f"{text}{extra}{bounds} (default {p.default})")
 
 
+def parse_param_flags(args, kind: str) -> tuple[dict, list[str]]:
+    """The validated hyper-parameters given as flags, and every problem with them (not only the first)."""
+    space = get_task(kind).space
+    parsed, problems = {}, []
+    for p in space:
+        text = getattr(args, p.name, None)
+        if text is None:
+            continue
+        try:
+            parsed[p.name] = p.parse(text)
+        except ParamError as err:
+            problems.append(str(err))
+    try:
+        params = space.validate(parsed)
+    except ParamError as err:
+        problems.append(str(err))
+        params = {}
+    return params, problems
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from core.bench import BENCHES
+
     parser = argparse.ArgumentParser(prog="python -m core", description="Train, use and compare the playground's models.")
     parser.add_argument("--runs-dir", default=None, help="runs directory (default $NN_PLAYGROUND_RUNS or ./runs)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -38,43 +71,33 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model headless and save it as a run")
     train_kinds = train.add_subparsers(dest="kind", required=True)
     for kind in kinds():
-        try:
-            task = get_task(kind)
-        except ModuleNotFoundError:
-            continue
-        p = train_kinds.add_parser(kind, help=task.title)
-        _add_param_flags(p, kind)
+        p = train_kinds.add_parser(kind, help=get_task(kind).title)
+        add_param_flags(p, kind)
         p.add_argument("--no-save", action="store_true", help="do not save the run")
         p.add_argument("--strategy", default="auto", choices=("auto", "default", "mirrored"),
                        help="tf.distribute strategy (auto: MirroredStrategy when several GPUs are visible)")
         p.add_argument("--json", action="store_true", help="print the result as JSON")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=cmd_train)
 
+    predicting = [k for k in kinds() if get_task(k).cli_inputs]
     predict = sub.add_parser("predict", help="predict with a saved model")
-    predict.add_argument("kind", choices=kinds())
+    predict.add_argument("kind", choices=predicting)
     predict.add_argument("model", help="run id, run directory or .keras file")
-    predict.add_argument("inputs", nargs="+", help="iris: 4 measurements in cm; cnn/cvae: image files")
+    predict.add_argument("inputs", nargs="+",
+                         help="; ".join(f"{k}: {get_task(k).cli_inputs}" for k in predicting))
     predict.add_argument("--json", action="store_true", help="machine-readable output")
+    predict.set_defaults(handler=cmd_predict)
 
     bench = sub.add_parser("bench", help="measure training throughput and prediction latency")
-    bench.add_argument("kind", choices=[*kinds(), "rerun"],
-                       help="cnn, cvae, iris, or rerun (Streamlit's per-rerun cleanup cost)")
+    bench.add_argument("kind", choices=list(BENCHES),
+                       help="; ".join(f"{name}: {(fn.__doc__ or '').strip().splitlines()[0]}"
+                                      for name, fn in BENCHES.items()).replace("%", "%%"))
     bench.add_argument("--images", type=int, default=None, help="images per measurement")
     bench.add_argument("--json", action="store_true")
+    bench.set_defaults(handler=cmd_bench)
 
-    runs = sub.add_parser("runs", help="list, show, export or delete stored runs")
-    runs_sub = runs.add_subparsers(dest="action", required=True)
-    ls = runs_sub.add_parser("list")
-    ls.add_argument("--kind", choices=kinds())
-    ls.add_argument("--json", action="store_true")
-    show = runs_sub.add_parser("show")
-    show.add_argument("run_id")
-    export = runs_sub.add_parser("export")
-    export.add_argument("run_id")
-    export.add_argument("--format", default="keras", choices=("keras", "savedmodel", "tflite", "tensorboard"))
-    export.add_argument("--out", required=True, help="output file or directory")
-    delete = runs_sub.add_parser("delete")
-    delete.add_argument("run_ids", nargs="+")
+    runs_cli.add_parser(sub)
     return parser
 
 
@@ -86,29 +109,18 @@ def _store(args):
 
 def cmd_train(args) -> int:
     task = get_task(args.kind)
-    raw = {p.name: getattr(args, p.name) for p in task.space if getattr(args, p.name) is not None}
-    parsed, problems = {}, []
-    for name, text in raw.items():  # every bad flag is reported, not only the first
-        try:
-            parsed[name] = task.space[name].parse(text)
-        except ParamError as err:
-            problems.append(str(err))
-    try:
-        params = task.space.validate(parsed)
-    except ParamError as err:
-        problems.append(str(err))
+    params, problems = parse_param_flags(args, args.kind)
     if problems:
-        print(f"error: {'; '.join(problems)}", file=sys.stderr)
-        return 2
+        return fail("; ".join(problems))
     from core.training import run_training
 
-    store = None if args.no_save else _store(args)
+    store = _store(args)
     changed = task.space.diff(params)
     print(f"Training {task.title} with {changed or 'the default settings'}", file=sys.stderr)
-    result = run_training(task, params, store=store, verbose=0 if args.quiet or args.json else 1,
-                          strategy=args.strategy)
+    result = run_training(task, params, store=store, save=not args.no_save,
+                          verbose=0 if args.quiet or args.json else 1, strategy=args.strategy)
     out = {"status": result.status, "run_id": result.run_id, "metrics": result.metrics, "error": result.error}
-    if store is not None and result.run_id:
+    if result.run_id:
         out["path"] = str(store.path(result.run_id))
     if args.json:
         print(json.dumps(out, default=str))
@@ -129,16 +141,11 @@ def cmd_predict(args) -> int:
 
     task = get_task(args.kind)
     try:
-        model = _store(args).resolve_model(args.model)
+        model = _store(args).resolve_model(args.model, task.custom_objects())
         task.check_model(model)
-    except (ModelLoadError, RunNotFound, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    try:
         results = task.predict_inputs(model, args.inputs)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (ModelLoadError, RunNotFound, ValueError) as err:
+        return fail(str(err))
     if args.json:
         print(json.dumps(results, default=str))
     else:
@@ -156,17 +163,12 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def cmd_runs(args) -> int:
-    from core import runs_cli
-
-    return runs_cli.main(args, _store(args))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"train": cmd_train, "predict": cmd_predict, "bench": cmd_bench, "runs": cmd_runs}[args.command]
+    if args.command == "runs":
+        args.handler = lambda a: runs_cli.main(a, _store(a))
     try:
-        return handler(args)
+        return args.handler(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -23,7 +23,9 @@ def export_run(store, run_id: str, fmt: str, out: Path | str) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(store.model_path(run_id), out)
         return out
-    model = store.load_model(run_id)
+    from core.registry import get_task
+
+    model = store.load_model(run_id, get_task(store.get(run_id)["kind"]).custom_objects())
     if fmt == "savedmodel":
         return export_savedmodel(model, out)
     return export_tflite(model, out)

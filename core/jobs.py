@@ -11,80 +11,11 @@ heavy work happens in :mod:`core.training`, imported by the worker.
 
 from __future__ import annotations
 
-import copy
 import threading
-import time
 import traceback
 from typing import Any
 
-RUNNING, DONE, STOPPED, FAILED = "running", "done", "stopped", "failed"
-FINISHED = (DONE, STOPPED, FAILED)
-
-
-class Progress:
-    """Thread-safe record of a training run, written by the trainer and read by the UI."""
-
-    def __init__(self, epochs: int = 0):
-        self._lock = threading.Lock()
-        self._data: dict[str, Any] = {
-            "status": RUNNING,
-            "phase": "starting",
-            "epoch": 0,  # epochs completed
-            "epochs": epochs,
-            "step": 0,  # step within the current epoch
-            "steps_per_epoch": None,
-            "batch_loss": [],  # (global step as fractional epoch, loss of that batch)
-            "history": {},  # metric name -> list, one value per completed epoch
-            "extras": [],  # per-epoch pictures a task publishes (e.g. reconstructions)
-            "started": time.time(),
-            "finished": None,
-            "error": None,
-            "details": None,
-            "metrics": {},  # final evaluation
-            "run_id": None,
-            "version": 0,  # bumped on every change, so readers can skip identical redraws
-        }
-
-    def update(self, **fields: Any) -> None:
-        with self._lock:
-            self._data.update(fields)
-            self._data["version"] += 1
-
-    def add_batch(self, epoch_position: float, loss: float, step: int) -> None:
-        with self._lock:
-            self._data["batch_loss"].append((epoch_position, loss))
-            self._data["step"] = step
-            self._data["version"] += 1
-
-    def add_epoch(self, epoch: int, logs: dict[str, float], extra: Any = None) -> None:
-        with self._lock:
-            history = self._data["history"]
-            for name, value in logs.items():
-                history.setdefault(name, []).append(float(value))
-            if extra is not None:
-                self._data["extras"].append(extra)
-            self._data["epoch"] = epoch
-            self._data["step"] = 0  # the position is now "epoch batches done, none of the next one"
-            self._data["version"] += 1
-
-    def finish(self, status: str, error: str | None = None, details: str | None = None, **fields) -> None:
-        with self._lock:
-            self._data.update(status=status, error=error, details=details, finished=time.time(), **fields)
-            self._data["phase"] = status
-            self._data["version"] += 1
-
-    def snapshot(self) -> dict[str, Any]:
-        """A deep copy, safe to read while training continues; adds ``elapsed`` in seconds."""
-        with self._lock:
-            snap = copy.deepcopy(self._data)
-        end = snap["finished"] or time.time()
-        snap["elapsed"] = end - snap["started"]
-        return snap
-
-    @property
-    def status(self) -> str:
-        with self._lock:
-            return self._data["status"]
+from core.progress import FAILED, Progress
 
 
 class TrainingJob:
@@ -121,7 +52,7 @@ class TrainingJob:
         try:
             self.result = run_training(
                 self.task, self.params, progress=self.progress, stop_event=self.stop_event,
-                store=self.store if self.save else None,
+                store=self.store, save=self.save,
             )
         except Exception as err:  # run_training reports its own errors; this is the last guard
             self.progress.finish(FAILED, error=f"{type(err).__name__}: {err}", details=traceback.format_exc())

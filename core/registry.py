@@ -1,29 +1,27 @@
-"""The model kinds the playground knows, looked up by name without importing TensorFlow."""
+"""The model kinds the playground knows: one explicit table, cheap to import.
+
+Each task module imports TensorFlow only inside its methods, so importing them all here costs no more than
+their hyper-parameter declarations. A task names the custom Keras classes its files need
+(:meth:`core.tasks.Task.custom_objects`); whoever loads a model of that kind passes them to the store.
+"""
 
 from __future__ import annotations
 
-import importlib
+from core.cvae.latent_task import TASK as LATENT
+from core.cvae.task import TASK as CVAE
+from core.iris.task import TASK as IRIS
+from core.mnist.task import TASK as CNN
+from core.tasks import Task
 
-TASK_MODULES = {
-    "iris": "core.iris.task",
-    "cnn": "core.mnist.task",
-    "cvae": "core.cvae.task",
-    "latent": "core.cvae.latent_task",
-}
+TASKS: dict[str, Task] = {task.kind: task for task in (IRIS, CNN, CVAE, LATENT)}
 
 
 def kinds() -> list[str]:
-    return list(TASK_MODULES)
+    return list(TASKS)
 
 
-def get_task(kind: str):
-    """The :class:`core.tasks.Task` of a model kind (``iris``, ``cnn``, ``cvae``)."""
-    if kind not in TASK_MODULES:
-        raise KeyError(f"unknown model kind {kind!r}; choose one of {', '.join(TASK_MODULES)}")
-    return importlib.import_module(TASK_MODULES[kind]).TASK
-
-
-def import_all_models() -> None:
-    """Import every task's model module, so custom Keras classes are registered before loading a file."""
-    for kind in TASK_MODULES:
-        get_task(kind).register_custom_objects()
+def get_task(kind: str) -> Task:
+    """The :class:`core.tasks.Task` of a model kind (``iris``, ``cnn``, ``cvae``, ``latent``)."""
+    if kind not in TASKS:
+        raise KeyError(f"unknown model kind {kind!r}; choose one of {', '.join(TASKS)}")
+    return TASKS[kind]

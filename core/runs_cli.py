@@ -1,9 +1,30 @@
-"""``python -m core runs list|show|export|delete``."""
+"""``python -m core runs list|show|export|delete``: the parser and the handler of the ``runs`` command."""
 
 from __future__ import annotations
 
 import json
 import sys
+
+from core.export import FORMATS
+
+
+def add_parser(sub) -> None:
+    """The ``runs`` sub-command and its actions, on the top-level parser's sub-parsers."""
+    from core.registry import kinds
+
+    runs = sub.add_parser("runs", help="list, show, export or delete stored runs")
+    runs_sub = runs.add_subparsers(dest="action", required=True)
+    ls = runs_sub.add_parser("list", help="every run, newest first")
+    ls.add_argument("--kind", choices=kinds())
+    ls.add_argument("--json", action="store_true")
+    show = runs_sub.add_parser("show", help="a run's record as JSON")
+    show.add_argument("run_id")
+    export = runs_sub.add_parser("export", help="a run as a file others can use")
+    export.add_argument("run_id")
+    export.add_argument("--format", default="keras", choices=FORMATS)
+    export.add_argument("--out", required=True, help="output file or directory")
+    delete = runs_sub.add_parser("delete", help="remove runs for good")
+    delete.add_argument("run_ids", nargs="+")
 
 
 def _metric_summary(record: dict) -> str:

@@ -78,23 +78,23 @@ def save_model_atomic(model, path: Path) -> Path:
     return path
 
 
-def load_model_file(path: Path | str):
-    """Load a ``.keras`` file, raising :class:`ModelLoadError` with a clear message if it cannot be."""
-    import keras
+def load_model_file(path: Path | str, custom_objects: dict | None = None):
+    """Load a ``.keras`` file, raising :class:`ModelLoadError` with a clear message if it cannot be.
 
-    from core.registry import import_all_models
+    ``custom_objects``: the custom Keras classes the file needs (:meth:`core.tasks.Task.custom_objects`).
+    """
+    import keras
 
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"No model file at {path}")
-    import_all_models()
     try:
-        return keras.models.load_model(path, compile=True)
+        return keras.models.load_model(path, custom_objects=custom_objects, compile=True)
     except Exception as err:
         raise ModelLoadError(f"{path.name} is not a Keras model this app can load ({type(err).__name__}: {err})") from err
 
 
-def load_model_bytes(data: bytes, name: str = "upload.keras"):
+def load_model_bytes(data: bytes, name: str = "upload.keras", custom_objects: dict | None = None):
     """Load an uploaded ``.keras`` file from memory (see :func:`load_model_file`)."""
     if not data:
         raise ModelLoadError(f"{name} is empty")
@@ -102,7 +102,7 @@ def load_model_bytes(data: bytes, name: str = "upload.keras"):
         path = Path(tmp) / "upload.keras"
         path.write_bytes(data)
         try:
-            return load_model_file(path)
+            return load_model_file(path, custom_objects)
         except ModelLoadError as err:
             raise ModelLoadError(str(err).replace("upload.keras", name)) from err
 
@@ -183,10 +183,10 @@ class RunStore:
     def model_path(self, run_id: str) -> Path:
         return self.path(run_id) / MODEL
 
-    def load_model(self, run_id: str):
+    def load_model(self, run_id: str, custom_objects: dict | None = None):
         if not self.path(run_id).is_dir():
             raise RunNotFound(run_id)
-        return load_model_file(self.model_path(run_id))
+        return load_model_file(self.model_path(run_id), custom_objects)
 
     def delete(self, run_id: str) -> None:
         path = self.path(run_id)
@@ -197,11 +197,11 @@ class RunStore:
         os.rename(path, doomed)
         shutil.rmtree(doomed, ignore_errors=True)
 
-    def resolve_model(self, ref: str):
+    def resolve_model(self, ref: str, custom_objects: dict | None = None):
         """Load a model from a run id, a run directory or a ``.keras`` path."""
         path = Path(ref)
         if path.is_dir():
-            return load_model_file(path / MODEL)
+            return load_model_file(path / MODEL, custom_objects)
         if path.suffix == ".keras" or path.exists():
-            return load_model_file(path)
-        return self.load_model(ref)
+            return load_model_file(path, custom_objects)
+        return self.load_model(ref, custom_objects)

@@ -34,15 +34,17 @@ class Task(ABC):
     title: str = ""
     space: ParamSpace
     curve_metrics: tuple[str, ...] = ("loss", "accuracy")
+    headline_metric: str = "test_accuracy"  # the one figure that sums a run up (Runs page, sweeps)
     input_shape: tuple[int, ...] = ()
+    cli_inputs: str = ""  # what ``python -m core predict KIND`` reads; empty: this kind predicts nothing there
 
     @abstractmethod
-    def prepare(self, params: dict) -> Prepared:
-        """Load the data and build the input pipelines."""
+    def prepare(self, params: dict, store=None) -> Prepared:
+        """Load the data and build the input pipelines (``store``: where runs this task reads are kept)."""
 
     @abstractmethod
-    def build(self, params: dict):
-        """A compiled Keras model for these hyper-parameters."""
+    def build(self, params: dict, prepared: Prepared | None = None):
+        """A compiled Keras model for these hyper-parameters (and, where it depends on them, these data)."""
 
     @abstractmethod
     def evaluate(self, model, prepared: Prepared) -> dict:
@@ -52,11 +54,15 @@ class Task(ABC):
         """Something to publish after each epoch (e.g. reconstructions); None for nothing."""
         return None
 
-    def register_custom_objects(self) -> None:
-        """Import the modules that define custom Keras classes of this kind (for loading files)."""
+    def custom_objects(self) -> dict:
+        """The custom Keras classes a saved model of this kind needs, by registered name (for loading files)."""
+        return {}
 
     def predict_inputs(self, model, inputs: list[str]) -> list[dict]:
-        """Predictions for command-line inputs (numbers or file names); ValueError for bad input."""
+        """Predictions for command-line inputs (numbers or file names); ValueError for bad input.
+
+        Kinds that predict from the command line set :attr:`cli_inputs` and override this.
+        """
         raise ValueError(f"prediction from the command line is not available for {self.kind}")
 
     def format_prediction(self, result: dict) -> str:

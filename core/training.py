@@ -3,7 +3,7 @@
 ``run_training`` seeds, prepares the data, builds the model under a ``tf.distribute`` strategy, calls
 ``model.fit`` with a :class:`ProgressCallback`, evaluates, and (given a store) saves the run. It never
 raises for a training problem: a NaN/inf loss, an exception or a stop request end the run with a
-status and a clear message in the :class:`core.jobs.Progress`.
+status and a clear message in the :class:`core.progress.Progress`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.jobs import DONE, FAILED, STOPPED, Progress
+from core.progress import DONE, FAILED, STOPPED, Progress
 from core.seeding import set_seed
 
 BATCH_LOSS_POINTS = 4000  # at most this many per-batch points are kept in a stored run
@@ -138,11 +138,16 @@ def run_training(
     progress: Progress | None = None,
     stop_event: threading.Event | None = None,
     store=None,
+    save: bool = True,
     verbose: int = 0,
     strategy: str = "auto",
     callbacks: tuple = (),
 ) -> TrainResult:
-    """Train one model of ``task`` with ``params`` (validated) and return a :class:`TrainResult`."""
+    """Train one model of ``task`` with ``params`` (validated) and return a :class:`TrainResult`.
+
+    ``store``: the run store the task reads (e.g. the CVAE run a latent classifier encodes with) and, with
+    ``save``, where the finished run is saved.
+    """
     params = task.space.validate(params)
     progress = progress or Progress(params.get("epochs", 0))
     stop_event = stop_event or threading.Event()
@@ -151,10 +156,10 @@ def run_training(
     try:
         progress.update(phase="loading data")
         set_seed(params.get("seed", 42))
-        prepared = task.prepare(params)
+        prepared = task.prepare(params, store)
         progress.update(phase="building model", data=prepared.info)
         with get_strategy(strategy).scope():
-            model = task.build(params)
+            model = task.build(params, prepared)
         if stop_event.is_set():
             progress.finish(STOPPED, error=None)
             return TrainResult(STOPPED, None, params, prepared=prepared)
@@ -194,7 +199,7 @@ def run_training(
         error = (error + " " if error else "") + f"Evaluation failed: {type(err).__name__}: {err}"
     result = TrainResult(status, model, params, metrics, prepared, error)
 
-    if store is not None:
+    if store is not None and save:
         progress.update(phase="saving")
         snap = progress.snapshot()
         try:

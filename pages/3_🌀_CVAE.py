@@ -36,7 +36,9 @@ st.sidebar.button("Apply preset", key="cvae.apply_preset",
 params = param_controls(SPACE, KIND)
 
 ensure_tf()
-from core.cvae import model as cvae
+from core.cvae import data as cvae_data
+from core.cvae import elbo as cvae_elbo
+from core.cvae import latent
 from core.mnist.data import load_mnist
 from core.plots import image_grid, latent_scatter, upscale
 
@@ -49,7 +51,7 @@ def _reconstructions(snap: dict) -> None:
     extras = snap.get("extras") or []
     if not extras:
         return
-    originals = cvae.binarize(data.x_test[:16])[..., 0]
+    originals = cvae_data.binarize(data.x_test[:16])[..., 0]
     rows = [originals] + [np.asarray(e["reconstructions"], dtype="float32") for e in extras[-4:]]
     epochs = ", ".join(str(e["epoch"]) for e in extras[-4:])
     st.image(upscale(image_grid(np.concatenate(rows), ncols=16, fill=0.5), 2), clamp=True,
@@ -66,10 +68,10 @@ if current is None:
 model = current.model
 latent_dim = int(current.params.get("latent_dim", 2))
 x_test, y_test = data.x_test, data.y_test
-means, logvars = cached(KIND, "encodings", current.key, lambda: cvae.encode_means(model, x_test))
+means, logvars = cached(KIND, "encodings", current.key, lambda: latent.encode_means(model, x_test))
 ELBO_SAMPLES = 4  # draws of z per image: a steadier per-image ELBO than the training's single sample
 test_elbo = cached(KIND, "test_elbo", current.key,
-                   lambda: cvae.per_example_elbo(model, x_test[:2000], n_samples=ELBO_SAMPLES))
+                   lambda: cvae_elbo.per_example_elbo(model, x_test[:2000], n_samples=ELBO_SAMPLES))
 
 st.header("The latent space")
 st.caption(f"Model: {current.label} ({current.status}); mean test ELBO over 2,000 digits: {test_elbo.mean():.1f}")
@@ -85,8 +87,8 @@ dims = (dim_x, dim_y)
 
 n = st.slider("Grid size n (n × n decoded digits over the normal quantiles 0.05 … 0.95)", 5, 30, 15, key="cvae.n",
               persist_state="session")
-grid = cached(KIND, f"grid-{n}-{dims}", current.key, lambda: cvae.latent_grid(model, n=n, dims=dims))
-lo, hi = cvae.quantile_range() if hasattr(cvae, "quantile_range") else (-1.645, 1.645)
+grid = cached(KIND, f"grid-{n}-{dims}", current.key, lambda: latent.latent_grid(model, n=n, dims=dims))
+lo, hi = latent.quantile_range()
 left, right = st.columns(2)
 left.image(grid, caption=f"decoded digits on a {n}×{n} grid, z from {lo:.2f} to {hi:.2f} in both axes", clamp=True)
 with right:
@@ -110,7 +112,7 @@ def move_through() -> None:
         x, y = latent_pad(f"cvae.pad.{current.key}.{dims}", grid, pts, y_test[sub], lo, hi)
     z = np.zeros(latent_dim, dtype="float32")
     z[dim_x], z[dim_y] = x, y
-    image = cvae.decode_point(model, z)
+    image = latent.decode_point(model, z)
     near = np.argsort(((means[:, [dim_x, dim_y]] - [x, y]) ** 2).sum(1))[:20]
     counts = np.bincount(y_test[near], minlength=10)
     with out_col:
@@ -125,7 +127,7 @@ a, b, c = st.columns(3)
 i0 = a.number_input("First test digit (index)", 0, len(x_test) - 1, 0, key="cvae.i0")
 i1 = b.number_input("Second test digit (index)", 0, len(x_test) - 1, 1, key="cvae.i1")
 steps = c.slider("Steps", 3, 16, 10, key="cvae.steps")
-strip = cvae.interpolate(model, means[i0], means[i1], steps=steps)
+strip = latent.interpolate(model, means[i0], means[i1], steps=steps)
 st.image(upscale(image_grid(strip, ncols=steps, fill=1.0), 3),
          caption=f"from a {y_test[i0]} to a {y_test[i1]}: decoded points on the straight line between their means",
          clamp=True)
@@ -162,9 +164,9 @@ def your_digit() -> None:
                 st.info(f"{digit.name}: {digit.error}")
                 continue
             x = (digit.image * 255).astype("uint8")[None]
-            mean, _ = cvae.encode_means(model, x)
-            elbo = float(cvae.per_example_elbo(model, x, n_samples=ELBO_SAMPLES)[0])
-            recon = cvae.reconstruct(model, cvae.binarize(x))[0]
+            mean, _ = latent.encode_means(model, x)
+            elbo = float(cvae_elbo.per_example_elbo(model, x, n_samples=ELBO_SAMPLES)[0])
+            recon = latent.reconstruct(model, cvae_data.binarize(x))[0]
             cols = st.columns(3)
             cols[0].image(upscale(digit.image, 4), caption=f"{digit.name} (28×28)", clamp=True)
             cols[1].image(upscale(recon, 4), caption="reconstruction", clamp=True)
@@ -179,7 +181,7 @@ def your_digit() -> None:
                            "this does not look like an MNIST digit to it.")
             classifier = get_current("latent")
             if classifier is not None and classifier.params.get("cvae_run") == current.run_id:
-                feats = cvae.latent_features(model, x)
+                feats = latent.latent_features(model, x)
                 probs = np.asarray(classifier.model(feats, training=False))[0]
                 st.plotly_chart(probability_figure(probs, range(10)), key=f"cvae.cls.{digit.name}")
 

@@ -12,8 +12,9 @@ import pytest
 from core.iris.data import EXAMPLES, SPECIES
 from core.iris.model import predict_proba
 from core.iris.task import IrisTask
-from core.jobs import DONE, FAILED, RUNNING, STOPPED, Progress, TrainingJob
+from core.jobs import TrainingJob
 from core.params import ParamError
+from core.progress import DONE, FAILED, RUNNING, STOPPED, Progress
 from core.store import RunStore
 
 BATCHES_PER_EPOCH = 75  # 120 training flowers x 20 repeats / batch 32

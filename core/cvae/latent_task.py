@@ -25,18 +25,19 @@ class LatentTask(Task):
     title = "Latent classifier"
     space = SPACE
 
-    def prepare(self, params):
+    def prepare(self, params, store=None):
         import tensorflow as tf
 
-        from core.cvae.model import knn_baseline, latent_features
+        from core.cvae.latent import latent_features
+        from core.cvae.task import TASK as CVAE_TASK
         from core.mnist.data import load_mnist
         from core.store import RunStore
 
         if not params["cvae_run"]:
             raise ValueError("choose a trained CVAE run first")
-        store = RunStore()
+        store = store or RunStore()
         record = store.get(params["cvae_run"])
-        cvae = store.load_model(params["cvae_run"])
+        cvae = store.load_model(params["cvae_run"], CVAE_TASK.custom_objects())
         data = load_mnist(record["params"].get("data_path") or None)
         n = min(record["params"].get("train_size", len(data.x_train)), len(data.x_train))
         f_train = latent_features(cvae, data.x_train[:n])
@@ -50,13 +51,11 @@ class LatentTask(Task):
         arrays = {"f_test": f_test, "y_test": y_test, "features": f_train.shape[1]}
         return Prepared(train, test, info, arrays)
 
-    def build(self, params):
-        from core.cvae.model import build_latent_classifier
-        from core.store import RunStore
-
-        latent_dim = RunStore().get(params["cvae_run"])["params"]["latent_dim"]
-        return build_latent_classifier(2 * latent_dim, (params["hidden_units"],) * 2, params["learning_rate"],
-                                       params["dropout"])
+    def build(self, params, prepared=None):
+        if prepared is None:
+            raise ValueError("the latent classifier's size comes from its CVAE's encodings: prepare the data first")
+        return build_latent_classifier(prepared.arrays["features"], (params["hidden_units"],) * 2,
+                                       params["learning_rate"], params["dropout"])
 
     def evaluate(self, model, prepared):
         import numpy as np
@@ -64,6 +63,33 @@ class LatentTask(Task):
         probs = np.asarray(model(prepared.arrays["f_test"], training=False))
         acc = float((probs.argmax(1) == prepared.arrays["y_test"]).mean())
         return {"test_accuracy": acc, "knn_accuracy": prepared.info["knn_accuracy"]}
+
+
+def build_latent_classifier(input_dim: int = 4, hidden=(128, 128), learning_rate: float = 1e-3, dropout: float = 0.0):
+    """The portfolio's classifier of latent features: Dense 128 ReLU -> Dense 128 ReLU -> Dense 10 softmax.
+
+    Sparse categorical cross-entropy, Adam, accuracy; optional dropout after each hidden layer.
+    """
+    import keras
+
+    layers = [keras.Input(shape=(input_dim,))]
+    for units in hidden:
+        layers.append(keras.layers.Dense(units, activation="relu"))
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout))
+    layers.append(keras.layers.Dense(10, activation="softmax"))
+    model = keras.Sequential(layers, name="latent_classifier")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def knn_baseline(train_features, y_train, test_features, y_test, k: int = 15) -> float:
+    """Test accuracy of a k-nearest-neighbour classifier (scikit-learn) on the same latent features."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(n_neighbors=k).fit(train_features, y_train)
+    return float(knn.score(test_features, y_test))
 
 
 TASK = LatentTask()

@@ -30,10 +30,11 @@ class CvaeTask(Task):
     title = "Convolutional VAE"
     space = SPACE
     curve_metrics = ("loss", "elbo")
+    headline_metric = "test_elbo"
     input_shape = (28, 28, 1)
 
-    def prepare(self, params):
-        from core.cvae.model import binarize, make_cvae_datasets
+    def prepare(self, params, store=None):
+        from core.cvae.data import binarize, make_cvae_datasets
         from core.mnist.data import load_mnist
 
         data = load_mnist(params["data_path"] or None)
@@ -45,14 +46,14 @@ class CvaeTask(Task):
         arrays = {"x_test": data.x_test, "y_test": data.y_test, "probe": binarize(data.x_test[:N_RECONSTRUCTIONS])}
         return Prepared(train, test, info, arrays)
 
-    def build(self, params):
+    def build(self, params, prepared=None):
         from core.cvae.model import build_cvae
 
         return build_cvae(params["latent_dim"], params["beta"], params["learning_rate"])
 
     def epoch_extra(self, model, prepared, epoch):
         """The reconstructions of the 16 fixed test digits after this epoch (float16, for display)."""
-        from core.cvae.model import reconstruct
+        from core.cvae.latent import reconstruct
 
         return {"epoch": epoch + 1, "reconstructions": reconstruct(model, prepared.arrays["probe"]).astype("float16")}
 
@@ -60,8 +61,10 @@ class CvaeTask(Task):
         result = model.evaluate(prepared.validation, verbose=0, return_dict=True)
         return {"test_elbo": float(result["elbo"]), "test_loss": float(result["loss"])}
 
-    def register_custom_objects(self):
-        import core.cvae.model  # noqa: F401  (registers the CVAE class with Keras)
+    def custom_objects(self):
+        from core.cvae.model import CVAE
+
+        return {"core>CVAE": CVAE}
 
 
 TASK = CvaeTask()

@@ -24,8 +24,9 @@ class IrisTask(Task):
     title = "Iris classifier"
     space = SPACE
     input_shape = (4,)
+    cli_inputs = "4 measurements in cm per flower"
 
-    def prepare(self, params):
+    def prepare(self, params, store=None):
         from core.iris import data
 
         split = data.load_split(params["test_fraction"])
@@ -35,7 +36,7 @@ class IrisTask(Task):
         arrays = {"x_train": split.x_train, "y_train": split.y_train, "x_test": split.x_test, "y_test": split.y_test}
         return Prepared(train, validation, split.info, arrays)
 
-    def build(self, params):
+    def build(self, params, prepared=None):
         from core.iris.model import build_model
 
         return build_model(params["hidden_layers"], params["units"], params["activation"], params["learning_rate"])

@@ -67,8 +67,9 @@ class CnnTask(Task):
     title = "MNIST CNN"
     space = SPACE
     input_shape = (28, 28, 1)
+    cli_inputs = "image files (PNG/JPEG) of digits"
 
-    def prepare(self, params):
+    def prepare(self, params, store=None):
         from core.mnist.data import load_mnist, make_datasets
 
         data = load_mnist(params["data_path"] or None)
@@ -78,7 +79,7 @@ class CnnTask(Task):
         info = {"source": data.source, "description": data.description, "notices": list(data.notices), **info}
         return Prepared(train, test, info, {"x_test": data.x_test, "y_test": data.y_test})
 
-    def build(self, params):
+    def build(self, params, prepared=None):
         from core.mnist.cnn import build_cnn
 
         filters = [params[f"conv{i}_filters"] for i in range(1, 5)]

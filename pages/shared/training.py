@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.jobs import FAILED, FINISHED, STOPPED, TrainingJob
+from core.jobs import TrainingJob
 from core.params import ParamError
 from core.plots import curves_figure
+from core.progress import FAILED, FINISHED, STOPPED
 from pages.shared.runtime import Current, ensure_tf, get_job, set_current, set_job, store
 
 REFRESH_SECONDS = 0.5
