@@ -139,6 +139,7 @@ def run_training(
     stop_event: threading.Event | None = None,
     store=None,
     save: bool = True,
+    record: dict | None = None,
     verbose: int = 0,
     strategy: str = "auto",
     callbacks: tuple = (),
@@ -146,7 +147,7 @@ def run_training(
     """Train one model of ``task`` with ``params`` (validated) and return a :class:`TrainResult`.
 
     ``store``: the run store the task reads (e.g. the CVAE run a latent classifier encodes with) and, with
-    ``save``, where the finished run is saved.
+    ``save``, where the finished run is saved. ``record``: more fields for its run.json (owner, sweep).
     """
     params = task.space.validate(params)
     progress = progress or Progress(params.get("epochs", 0))
@@ -203,9 +204,8 @@ def run_training(
         progress.update(phase="saving")
         snap = progress.snapshot()
         try:
-            result.run_id = store.save(
-                run_record(task, params, prepared.info, snap, status, error, metrics, started), model
-            )
+            fields = run_record(task, params, prepared.info, snap, status, error, metrics, started)
+            result.run_id = store.save({**fields, **(record or {})}, model)
         except Exception as err:
             error = (error + " " if error else "") + f"Saving the run failed: {type(err).__name__}: {err}"
             result.error = error
