@@ -17,7 +17,6 @@ import json
 import sys
 
 from core import runs_cli
-from core.params import ParamError
 from core.registry import get_task, kinds
 
 
@@ -25,40 +24,6 @@ def fail(message: str) -> int:
     """Print one ``error:`` line and return the CLI's status for bad input."""
     print(f"error: {message}", file=sys.stderr)
     return 2
-
-
-def add_param_flags(parser: argparse.ArgumentParser, kind: str) -> None:
-    """A flag per hyper-parameter of ``kind``, with its bounds and default in the help."""
-    for p in get_task(kind).space:
-        extra = f" (one of {', '.join(p.choices)})" if p.kind == "choice" else ""
-        bounds = f" [{p.min:g}..{p.max:g}]" if p.min is not None and p.max is not None else ""
-        text = p.help.replace("%", "%%")  # argparse %-formats help strings; the texts are prose ("0.1% less")
-        if p.kind == "bool":
-            parser.add_argument(p.flag, dest=p.name, action=argparse.BooleanOptionalAction, default=None,
-                                help=f"{text} (default {p.default})")
-        else:
-            parser.add_argument(p.flag, dest=p.name, default=None, metavar=p.kind.upper(),
-                                help=f"{text}{extra}{bounds} (default {p.default})")
-
-
-def parse_param_flags(args, kind: str) -> tuple[dict, list[str]]:
-    """The validated hyper-parameters given as flags, and every problem with them (not only the first)."""
-    space = get_task(kind).space
-    parsed, problems = {}, []
-    for p in space:
-        text = getattr(args, p.name, None)
-        if text is None:
-            continue
-        try:
-            parsed[p.name] = p.parse(text)
-        except ParamError as err:
-            problems.append(str(err))
-    try:
-        params = space.validate(parsed)
-    except ParamError as err:
-        problems.append(str(err))
-        params = {}
-    return params, problems
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_kinds = train.add_subparsers(dest="kind", required=True)
     for kind in kinds():
         p = train_kinds.add_parser(kind, help=get_task(kind).title)
-        add_param_flags(p, kind)
+        get_task(kind).space.add_flags(p)
         p.add_argument("--no-save", action="store_true", help="do not save the run")
         p.add_argument("--strategy", default="auto", choices=("auto", "default", "mirrored"),
                        help="tf.distribute strategy (auto: MirroredStrategy when several GPUs are visible)")
@@ -109,12 +74,17 @@ def _store(args):
 
 def cmd_train(args) -> int:
     task = get_task(args.kind)
-    params, problems = parse_param_flags(args, args.kind)
+    params, problems = task.space.from_flags(args)
     if problems:
         return fail("; ".join(problems))
+    from core.store import RunNotFound
     from core.training import run_training
 
     store = _store(args)
+    try:
+        task.check_ready(params, store)
+    except (ValueError, RunNotFound) as err:
+        return fail(str(err))
     changed = task.space.diff(params)
     print(f"Training {task.title} with {changed or 'the default settings'}", file=sys.stderr)
     result = run_training(task, params, store=store, save=not args.no_save,

@@ -52,22 +52,6 @@ def export_tflite(model, out: Path) -> Path:
     return out
 
 
-def tflite_predict(path: Path | str, x):
-    """Run a TFLite file on a batch ``x`` (float32) with the TFLite interpreter."""
-    import numpy as np
-    import tensorflow as tf
-
-    interpreter = tf.lite.Interpreter(model_path=str(path))
-    inp = interpreter.get_input_details()[0]
-    out = interpreter.get_output_details()[0]
-    x = np.asarray(x, dtype="float32")
-    interpreter.resize_tensor_input(inp["index"], x.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(inp["index"], x)
-    interpreter.invoke()
-    return interpreter.get_tensor(out["index"])
-
-
 def write_tensorboard(record: dict, logdir: Path | str) -> Path:
     """Write a run's curves as TensorBoard event files (``tensorboard --logdir LOGDIR``).
 

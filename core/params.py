@@ -158,6 +158,39 @@ class ParamSpace:
         """Values as text (for a URL); the inverse of :meth:`from_strings`."""
         return {p.name: _to_text(values[p.name]) for p in self.params if p.name in values}
 
+    def add_flags(self, parser) -> None:
+        """A command-line flag per parameter on an ``argparse`` parser, with its bounds and default in the help."""
+        import argparse
+
+        for p in self.params:
+            extra = f" (one of {', '.join(map(str, p.choices))})" if p.kind == "choice" else ""
+            bounds = f" [{p.min:g}..{p.max:g}]" if p.min is not None and p.max is not None else ""
+            text = p.help.replace("%", "%%")  # argparse %-formats help strings; the texts are prose ("0.1% less")
+            if p.kind == "bool":
+                parser.add_argument(p.flag, dest=p.name, action=argparse.BooleanOptionalAction, default=None,
+                                    help=f"{text} (default {p.default})")
+            else:
+                parser.add_argument(p.flag, dest=p.name, default=None, metavar=p.kind.upper(),
+                                    help=f"{text}{extra}{bounds} (default {p.default})")
+
+    def from_flags(self, args) -> tuple[dict[str, Any], list[str]]:
+        """The validated values of the flags given (an ``argparse`` namespace), and every problem, not only the first."""
+        parsed, problems = {}, []
+        for p in self.params:
+            text = getattr(args, p.name, None)
+            if text is None:
+                continue
+            try:
+                parsed[p.name] = p.parse(text)
+            except ParamError as err:
+                problems.append(str(err))
+        try:
+            values = self.validate(parsed)
+        except ParamError as err:
+            problems.append(str(err))
+            values = {}
+        return values, problems
+
     def diff(self, values: dict[str, Any]) -> dict[str, Any]:
         """Only the values that differ from the defaults."""
         return {k: v for k, v in values.items() if k in self.names() and self[k].default != v}

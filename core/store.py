@@ -64,20 +64,6 @@ def write_json_atomic(path: Path, data: dict) -> None:
         raise
 
 
-def save_model_atomic(model, path: Path) -> Path:
-    """Save ``model`` to ``path`` (``.keras``) through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def load_model_file(path: Path | str, custom_objects: dict | None = None):
     """Load a ``.keras`` file, raising :class:`ModelLoadError` with a clear message if it cannot be.
 

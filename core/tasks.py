@@ -50,6 +50,9 @@ class Task(ABC):
     def evaluate(self, model, prepared: Prepared) -> dict:
         """Final metrics (JSON-able) of a trained model."""
 
+    def check_ready(self, params: dict, store) -> None:
+        """Raise ValueError (or ``RunNotFound``) with a message for the user when training cannot start."""
+
     def epoch_extra(self, model, prepared: Prepared, epoch: int) -> Any:
         """Something to publish after each epoch (e.g. reconstructions); None for nothing."""
         return None

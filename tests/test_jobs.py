@@ -120,10 +120,10 @@ class PoisonedIris(IrisTask):
     data. ``good_weights`` are the weights at the end of the last good epoch, which the trainer must restore.
     """
 
-    def prepare(self, params):
+    def prepare(self, params, store=None):
         import tensorflow as tf
 
-        prepared = super().prepare(params)
+        prepared = super().prepare(params, store)
         self.poison = poison = tf.Variable(False)
         self.good_weights = None
         prepared.train = prepared.train.map(
@@ -169,13 +169,13 @@ class Broken(IrisTask):
         if where == self.where:
             raise RuntimeError(f"boom in {where}")
 
-    def prepare(self, params):
+    def prepare(self, params, store=None):
         self._maybe_fail("prepare")
-        return super().prepare(params)
+        return super().prepare(params, store)
 
-    def build(self, params):
+    def build(self, params, prepared=None):
         self._maybe_fail("build")
-        return super().build(params)
+        return super().build(params, prepared)
 
     def epoch_extra(self, model, prepared, epoch):
         self._maybe_fail("epoch_extra")

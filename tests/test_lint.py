@@ -54,3 +54,48 @@ def test_light_core_modules_do_not_import_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == ""
+
+
+def _core_imports() -> dict[str, set[str]]:
+    """core module -> the core modules it imports, at the top or inside functions."""
+    import ast
+
+    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in (ROOT / "core").rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets.add(node.module)
+                targets.update(f"{node.module}.{alias.name}" for alias in node.names)
+        graph[name] = {t for t in targets if t in modules and t != name and t != "core"}
+    return graph
+
+
+def test_no_import_circle_in_core():
+    graph = _core_imports()
+    circles, state = [], {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                circles.append(" -> ".join([*path[path.index(nxt):], nxt]))
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = "done"
+
+    for start in sorted(graph):
+        if start not in state:
+            visit(start, [start])
+    assert circles == []
+
+
+def test_files_stay_small_and_pages_hold_only_page_scripts():
+    long_files = {str(p.relative_to(ROOT)): n for folder in ("core", "ui", "pages") for p in (ROOT / folder).rglob("*.py")
+                  if (n := len(p.read_text().splitlines())) > 300}
+    assert long_files == {}
+    assert [str(p.relative_to(ROOT)) for p in (ROOT / "pages").rglob("*.py") if p.parent != ROOT / "pages"] == []

@@ -19,15 +19,6 @@ def image_elbo_terms(model: CVAE, x, eps=None) -> dict[str, np.ndarray]:
     return {"logpx_z": logpx_z.numpy(), "logpz": logpz.numpy(), "logqz_x": logqz_x.numpy()}
 
 
-def compute_loss(model: CVAE, x, beta: float = 1.0):
-    """-mean(log p(x|z) + beta (log p(z) - log q(z|x))), one sample of z: a scalar tensor, differentiable.
-
-    ``x`` must already be binary float32 (n, 28, 28, 1), as in the portfolio; beta = 1 gives -ELBO.
-    """
-    logpx_z, logpz, logqz_x = model.elbo_terms(tf.convert_to_tensor(x, tf.float32))
-    return -tf.reduce_mean(logpx_z + beta * (logpz - logqz_x))
-
-
 def per_example_elbo(model: CVAE, x, n_samples: int = 1, batch_size: int = EVAL_BATCH_SIZE) -> np.ndarray:
     """The ELBO of each image, averaged over ``n_samples`` draws of z: how well the model explains it.
 
@@ -36,8 +27,7 @@ def per_example_elbo(model: CVAE, x, n_samples: int = 1, batch_size: int = EVAL_
     xb = binarize(x)
     out = np.zeros(len(xb), dtype="float64")
     for i in range(0, len(xb), batch_size):
-        batch = tf.convert_to_tensor(xb[i:i + batch_size])
         for _ in range(n_samples):
-            logpx_z, logpz, logqz_x = model.elbo_terms(batch)
-            out[i:i + batch_size] += (logpx_z + logpz - logqz_x).numpy()
+            terms = image_elbo_terms(model, xb[i:i + batch_size])
+            out[i:i + batch_size] += terms["logpx_z"] + terms["logpz"] - terms["logqz_x"]
     return out / n_samples

@@ -25,6 +25,13 @@ class LatentTask(Task):
     title = "Latent classifier"
     space = SPACE
 
+    def check_ready(self, params, store):
+        if not params["cvae_run"]:
+            raise ValueError("choose a trained CVAE run first (--cvae-run RUN_ID; `runs list --kind cvae` lists them)")
+        kind = store.get(params["cvae_run"]).get("kind")
+        if kind != "cvae":
+            raise ValueError(f"run {params['cvae_run']!r} is a {kind} run, not a CVAE")
+
     def prepare(self, params, store=None):
         import tensorflow as tf
 
@@ -33,9 +40,8 @@ class LatentTask(Task):
         from core.mnist.data import load_mnist
         from core.store import RunStore
 
-        if not params["cvae_run"]:
-            raise ValueError("choose a trained CVAE run first")
         store = store or RunStore()
+        self.check_ready(params, store)
         record = store.get(params["cvae_run"])
         cvae = store.load_model(params["cvae_run"], CVAE_TASK.custom_objects())
         data = load_mnist(record["params"].get("data_path") or None)

@@ -19,7 +19,6 @@ import numpy as np
 DEFAULT_FILTERS = (16, 32, 64, 128)
 IMAGE_SHAPE = (28, 28, 1)
 N_CLASSES = 10
-PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 
 
 @lru_cache(maxsize=1)

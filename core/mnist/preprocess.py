@@ -164,17 +164,6 @@ def preprocess_digit(img, invert_dark: bool = True) -> PreprocessResult:
                             {"ink": ink, "crop": crop, "boxed": frame})
 
 
-def preprocess_many(images) -> list[PreprocessResult | PreprocessError]:
-    """Preprocess each image; a failure is returned in place of its result, not raised."""
-    out = []
-    for img in images:
-        try:
-            out.append(preprocess_digit(img))
-        except PreprocessError as err:
-            out.append(err)
-    return out
-
-
 def prediction_summary(probs, unsure_below: float = 0.6, margin: float = 0.2) -> dict:
     """The digit, its probability, and whether the network is unsure (low top probability or a close second)."""
     probs = np.asarray(probs, dtype=float)
