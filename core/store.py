@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import PROJECT_ROOT
+from core.records import check_record
 
 RECORD, MODEL = "run.json", "model.keras"
 
@@ -29,6 +30,17 @@ class ModelLoadError(RuntimeError):
 class RunNotFound(KeyError):
     def __str__(self):
         return f"no run named {self.args[0]!r}"
+
+
+class DamagedRun(ValueError):
+    """A run whose record or model file cannot be used; the message says why."""
+
+
+class NotYours(PermissionError):
+    """A change to a run by someone who does not own it (or on a server where runs are read-only)."""
+
+
+STALE_SECONDS = 3600  # hidden .tmp-* / .deleting-* folders older than this are leftovers of a killed process
 
 
 @dataclass
@@ -109,6 +121,23 @@ class RunStore:
 
     def __init__(self, root: Path | str | None = None):
         self.root = Path(root) if root else default_runs_dir()
+        self.remove_stale()
+
+    def remove_stale(self, older_than: float = STALE_SECONDS) -> list[str]:
+        """Remove hidden half-written (``.tmp-*``) and half-deleted (``.deleting-*``) folders left by a killed process."""
+        removed = []
+        if not self.root.is_dir():
+            return removed
+        cutoff = time.time() - older_than
+        for path in self.root.iterdir():
+            if path.name.startswith((".tmp-", ".deleting-")) and path.is_dir():
+                try:
+                    if path.stat().st_mtime < cutoff:
+                        shutil.rmtree(path)
+                        removed.append(path.name)
+                except OSError:
+                    pass  # another process is removing it, or it is not ours to remove
+        return removed
 
     def new_id(self, kind: str) -> str:
         return f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
@@ -134,21 +163,38 @@ class RunStore:
             raise
         return run_id
 
-    def update(self, run_id: str, **fields) -> dict:
-        """Change fields of a stored record (e.g. a name), atomically."""
-        record = self.get(run_id)
+    def update(self, run_id: str, who: str | None = None, **fields) -> dict:
+        """Change fields of a stored record (a name, ``shared``), atomically; only its owner may (see check_owner)."""
+        record = self.check_owner(run_id, who)
         record.update(fields)
+        problem = check_record(record)
+        if problem:
+            raise ValueError(problem)
         write_json_atomic(self.path(run_id) / RECORD, record)
         return record
 
     def get(self, run_id: str) -> dict:
-        path = self.path(run_id) / RECORD
-        if not path.parent.is_dir():
+        """The run's record, checked (:func:`core.records.check_record`); :class:`DamagedRun` says what is wrong."""
+        path = self.path(run_id)
+        if not path.is_dir():
             raise RunNotFound(run_id)
-        return json.loads(path.read_text())
+        return self._read(path)
+
+    def _read(self, path: Path) -> dict:
+        try:
+            record = json.loads((path / RECORD).read_text())
+        except (OSError, ValueError) as err:
+            raise DamagedRun(f"run.json cannot be read ({type(err).__name__}: {err})") from None
+        problem = check_record(record)
+        if problem:
+            raise DamagedRun(problem)
+        record["id"] = path.name  # the folder names the run, whatever the file says
+        if record.get("has_model") and not (path / MODEL).is_file():
+            raise DamagedRun(f"its model file {MODEL} is missing")
+        return record
 
     def list(self, kind: str | None = None) -> list[RunInfo]:
-        """All runs, newest first; a run whose record cannot be read is listed as damaged."""
+        """All runs, newest first; a run whose record is unreadable or unsound is listed as damaged, with why."""
         if not self.root.is_dir():
             return []
         runs = []
@@ -156,12 +202,9 @@ class RunStore:
             if not path.is_dir() or path.name.startswith("."):
                 continue
             try:
-                record = json.loads((path / RECORD).read_text())
-                if not isinstance(record, dict) or "kind" not in record:
-                    raise ValueError("no model kind in run.json")
-                info = RunInfo(path.name, path, record)
-            except (OSError, ValueError) as err:
-                info = RunInfo(path.name, path, {}, damaged=True, error=f"{type(err).__name__}: {err}")
+                info = RunInfo(path.name, path, self._read(path))
+            except DamagedRun as err:
+                info = RunInfo(path.name, path, {}, damaged=True, error=str(err))
             if kind is None or info.kind == kind:
                 runs.append(info)
         return sorted(runs, key=lambda r: (r.record.get("started", ""), r.run_id), reverse=True)
@@ -170,14 +213,26 @@ class RunStore:
         return self.path(run_id) / MODEL
 
     def load_model(self, run_id: str, custom_objects: dict | None = None):
-        if not self.path(run_id).is_dir():
-            raise RunNotFound(run_id)
+        if not self.get(run_id).get("has_model"):
+            raise ModelLoadError(f"No model file: run {run_id} was saved without one")
         return load_model_file(self.model_path(run_id), custom_objects)
 
-    def delete(self, run_id: str) -> None:
+    def check_owner(self, run_id: str, who: str | None) -> dict:
+        """The record, if ``who`` may change or delete the run: its owner, or anyone when ``who`` is None (the CLI).
+
+        Runs recorded before owners existed belong to ``local``, as the command line's do.
+        """
+        record = self.get(run_id)
+        if who is not None and record.get("owner", "local") != who:
+            raise NotYours(f"run {run_id} belongs to someone else: only its owner can change or delete it")
+        return record
+
+    def delete(self, run_id: str, who: str | None = None) -> None:
         path = self.path(run_id)
         if not path.is_dir():
             raise RunNotFound(run_id)
+        if who is not None:
+            self.check_owner(run_id, who)
         # Rename first so that a half-deleted run never shows up as a damaged one.
         doomed = self.root / f".deleting-{run_id}-{uuid.uuid4().hex[:4]}"
         os.rename(path, doomed)
