@@ -4,10 +4,10 @@ import streamlit as st
 
 from core.iris.data import EXAMPLES, FEATURES, SPECIES
 from core.iris.task import SPACE
-from pages.shared.controls import param_controls
-from pages.shared.models import model_panel
-from pages.shared.runtime import cached, ensure_tf, get_current
-from pages.shared.training import training_panel
+from ui.controls import param_controls
+from ui.model_panel import model_panel
+from ui.session import cached, ensure_tf, get_current
+from ui.training_panel import training_panel
 
 KIND = "iris"
 # Slider ranges of the predict panel: a margin around the 150 flowers' measurements (cm).

@@ -5,10 +5,10 @@ import numpy as np
 import streamlit as st
 
 from core.mnist.task import PRESETS, SPACE
-from pages.shared.controls import apply_params, param_controls
-from pages.shared.models import model_panel
-from pages.shared.runtime import cached, ensure_tf, get_current, store
-from pages.shared.training import training_panel
+from ui.controls import apply_params, param_controls
+from ui.model_panel import model_panel
+from ui.session import cached, ensure_tf, get_current, store
+from ui.training_panel import training_panel
 
 KIND = "cnn"
 PREVIEW = 5  # 28 px shown as 140 px
@@ -153,7 +153,7 @@ def _explain(model, image) -> None:
 @st.fragment
 def read_digits() -> None:
     """Drawing and uploads re-run only this part of the page."""
-    from pages.shared.digits import canvas_digit, uploaded_digits
+    from ui.digits import canvas_digit, uploaded_digits
 
     model = get_current(KIND).model
     st.header("Read your handwriting")

@@ -5,10 +5,10 @@ import streamlit as st
 
 from core.cvae.latent_task import SPACE as LATENT_SPACE
 from core.cvae.task import PRESETS, SPACE
-from pages.shared.controls import apply_params, param_controls
-from pages.shared.models import model_panel
-from pages.shared.runtime import cached, ensure_tf, get_current, get_job, store
-from pages.shared.training import training_panel
+from ui.controls import apply_params, param_controls
+from ui.model_panel import model_panel
+from ui.session import cached, ensure_tf, get_current, get_job, store
+from ui.training_panel import training_panel
 
 KIND = "cvae"
 PREVIEW = 5
@@ -101,7 +101,7 @@ with right:
 @st.fragment
 def move_through() -> None:
     """Only this part reruns while the dot is dragged: one decoder call per position."""
-    from pages.shared.latent_pad import latent_pad
+    from ui.latent_pad import latent_pad
 
     st.header("Move through the latent space")
     st.markdown("Click or drag on the pad: the dot's position is decoded at once. Dots are test digits.")
@@ -152,7 +152,7 @@ else:
 @st.fragment
 def your_digit() -> None:
     from core.plots import probability_figure
-    from pages.shared.digits import canvas_digit, uploaded_digits
+    from ui.digits import canvas_digit, uploaded_digits
 
     st.header("Your digit in the latent space")
     left, right = st.columns([1, 2])

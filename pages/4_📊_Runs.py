@@ -3,8 +3,8 @@
 import streamlit as st
 
 from core.registry import get_task, kinds
-from pages.shared.controls import apply_params
-from pages.shared.runtime import PAGE_OF, Current, ensure_tf, set_current, set_job, store
+from ui.controls import apply_params
+from ui.session import PAGE_OF, Current, ensure_tf, set_current, set_job, store
 
 st.set_page_config(page_title="Runs · NN playground", page_icon="📊", layout="wide")
 st.title("📊 Runs")

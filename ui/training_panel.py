@@ -13,7 +13,7 @@ from core.jobs import TrainingJob
 from core.params import ParamError
 from core.plots import curves_figure
 from core.progress import FAILED, FINISHED, STOPPED
-from pages.shared.runtime import Current, ensure_tf, get_job, set_current, set_job, store
+from ui.session import Current, ensure_tf, get_job, set_current, set_job, store
 
 REFRESH_SECONDS = 0.5
 

@@ -6,8 +6,8 @@ import streamlit as st
 
 from core.registry import get_task
 from core.store import ModelLoadError, RunNotFound
-from pages.shared.controls import apply_params
-from pages.shared.runtime import Current, cached, ensure_tf, get_current, set_current, store
+from ui.controls import apply_params
+from ui.session import Current, cached, ensure_tf, get_current, set_current, store
 
 
 def _run_label(info) -> str:
