@@ -116,12 +116,16 @@ def cmd_predict(args) -> int:
         results = task.predict_inputs(model, args.inputs)
     except (ModelLoadError, RunNotFound, ValueError) as err:
         return fail(str(err))
+    failed = [r for r in results if "error" in r]  # e.g. an unreadable image among several
     if args.json:
         print(json.dumps(results, default=str))
     else:
         for r in results:
-            print(task.format_prediction(r))
-    return 0
+            if "error" not in r:
+                print(task.format_prediction(r))
+    for r in failed:
+        print(f"error: {task.format_prediction(r)}", file=sys.stderr)
+    return 2 if failed else 0
 
 
 def cmd_bench(args) -> int:

@@ -76,6 +76,37 @@ def write_json_atomic(path: Path, data: dict) -> None:
         raise
 
 
+MAX_JSON_MEMBER = 16 * 2**20  # config.json / metadata.json of this app's models are a few kB
+MAX_INFLATION = 2  # Keras stores members uncompressed: all of them together are about the archive's size
+MAX_MEMBERS = 64
+
+
+def check_keras_archive(path: Path) -> None:
+    """Refuse a ``.keras`` archive that would inflate far beyond its size, before Keras reads any of it.
+
+    Keras itself only refuses archives above 4 GiB, so a 1 MB file holding a 1 GiB ``config.json`` would be
+    read into the server's memory. This reads the zip's directory only.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ModelLoadError(f"{path.name} is not a Keras model this app can load (not a .keras zip archive)") from None
+    total = sum(m.file_size for m in members)
+    limit = MAX_INFLATION * path.stat().st_size + MAX_JSON_MEMBER
+    if len(members) > MAX_MEMBERS:
+        raise ModelLoadError(f"{path.name} holds {len(members)} files; a Keras model has 3")
+    for m in members:
+        if not m.filename.endswith(".h5") and m.file_size > MAX_JSON_MEMBER:
+            raise ModelLoadError(f"{path.name} is refused: its {m.filename} would unpack to "
+                                 f"{m.file_size / 2**20:.0f} MB (at most {MAX_JSON_MEMBER // 2**20} MB)")
+    if total > limit:
+        raise ModelLoadError(f"{path.name} is refused: it would unpack to {total / 2**20:.0f} MB, far more than "
+                             f"its {path.stat().st_size / 2**20:.1f} MB")
+
+
 def load_model_file(path: Path | str, custom_objects: dict | None = None):
     """Load a ``.keras`` file, raising :class:`ModelLoadError` with a clear message if it cannot be.
 
@@ -86,6 +117,9 @@ def load_model_file(path: Path | str, custom_objects: dict | None = None):
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"No model file at {path}")
+    if path.stat().st_size == 0:
+        raise ModelLoadError(f"{path.name} is empty")
+    check_keras_archive(path)
     try:
         return keras.models.load_model(path, custom_objects=custom_objects, compile=True)
     except Exception as err:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from core.params import Param, ParamSpace
 from core.tasks import Prepared, Task
 
@@ -63,6 +65,8 @@ class IrisTask(Task):
             values = [float(v) for v in inputs]
         except ValueError:
             raise ValueError(f"iris takes numbers in cm ({', '.join(FEATURES)}), got {' '.join(inputs)!r}") from None
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"iris takes finite measurements in cm, got {' '.join(inputs)!r}")
         if not values or len(values) % 4:
             raise ValueError(f"iris takes 4 numbers per flower ({', '.join(FEATURES)}); got {len(values)}")
         flowers = [values[i:i + 4] for i in range(0, len(values), 4)]

@@ -1,0 +1,108 @@
+"""Iris: train the portfolio's feed-forward classifier, look at what it learned, classify a new flower."""
+
+import streamlit as st
+
+from core.iris.data import EXAMPLES, FEATURES, SPECIES
+from core.iris.task import SPACE, TASK
+from core.tasks import Prepared
+from ui.controls import param_controls
+from ui.model_panel import model_panel
+from ui.session import cached, ensure_tf, get_current
+from ui.training_panel import training_panel
+
+KIND = "iris"
+# Slider ranges of the predict panel: a margin around the 150 flowers' measurements (cm).
+FEATURE_RANGES = ((4.0, 8.5), (1.5, 5.0), (0.5, 7.5), (0.0, 3.0))
+
+st.set_page_config(page_title="Iris · NN playground")
+st.title("🌸 Iris: a feed-forward classifier")
+st.markdown(
+    "Four measurements of a flower (sepal and petal length and width, in cm) go in; the probabilities of its three "
+    "species come out. Hidden layers compute $\\mathbf{h} = \\varphi(W\\mathbf{x} + \\mathbf{b})$, the output layer "
+    "$\\hat{\\mathbf{p}} = \\mathrm{softmax}(W\\mathbf{h} + \\mathbf{b})$, and Adam lowers the cross-entropy "
+    "$L = -\\log \\hat p_y$. The portfolio's setting (the defaults): two hidden ReLU layers of 10, Adam 1e-3, batch "
+    "32, 10 epochs over the 120 training flowers repeated 20 times; 30 flowers are held out as the test set, "
+    "which is also the validation curve."
+)
+
+st.sidebar.header("Hyper-parameters")
+params = param_controls(SPACE, KIND)
+training_panel(KIND, params)
+
+current = get_current(KIND)
+if current is None:
+    st.info("Train a model (or load a saved one below) to see its test accuracy, its decision regions and to "
+            "classify a flower of your own.")
+    model_panel(KIND)
+    st.stop()
+
+ensure_tf()
+import numpy as np
+
+from core.iris.analysis import decision_grid
+from core.iris.data import load_split
+from core.iris.model import predict_proba
+from core.plots import confusion_figure, decision_regions_figure, probability_figure
+
+split = cached(KIND, "split", current.params["test_fraction"], lambda: load_split(current.params["test_fraction"]))
+# The task's own evaluation (the figures a run records), on the split this model was trained with.
+evaluation = cached(KIND, "evaluation", current.key,
+                    lambda: TASK.evaluate(current.model, Prepared(None, None, split.info, vars(split))))
+confusion = np.asarray(evaluation["confusion"])
+st.header("What it learned")
+st.caption(f"Model: {current.label} ({current.status})")
+c1, c2, c3 = st.columns(3)
+c1.metric("Test accuracy", f"{evaluation['test_accuracy']:.1%}", help=f"{len(split.y_test)} held-out flowers")
+c2.metric("Training accuracy", f"{evaluation['train_accuracy']:.1%}", help=f"{len(split.y_train)} training flowers")
+c3.metric("Test mistakes", int(len(split.y_test) - confusion.trace()))
+
+left, right = st.columns([2, 3])
+with left:
+    st.plotly_chart(confusion_figure(confusion, SPECIES), key="iris.confusion")
+with right:
+    fa, fb = st.columns(2)
+    fx = fa.selectbox("x feature", range(4), index=2, format_func=lambda i: FEATURES[i], key="iris.fx",
+                      persist_state="session")
+    fy = fb.selectbox("y feature", range(4), index=3, format_func=lambda i: FEATURES[i], key="iris.fy",
+                      persist_state="session")
+    if fx == fy:
+        st.warning("Choose two different features.")
+    else:
+        grid = cached(KIND, f"regions-{fx}-{fy}", current.key,
+                      lambda: decision_grid(current.model, split.x_train, (fx, fy)))
+        points = split.x_test[:, [fx, fy]]
+        fig = decision_regions_figure(*grid, points, split.y_test, SPECIES, (FEATURES[fx], FEATURES[fy]))
+        st.plotly_chart(fig, key="iris.regions")
+        st.caption("Dots: the test flowers, coloured by their true species. Background: the species the model "
+                   "predicts, lighter where it is less sure.")
+
+
+def _set_flower(values) -> None:
+    for i, v in enumerate(values):
+        st.session_state[f"iris.flower{i}"] = float(v)
+
+
+@st.fragment
+def predict_panel() -> None:
+    """Re-runs on its own when a slider moves, so a prediction costs one forward pass, not a page."""
+    model = get_current(KIND).model
+    st.header("Classify a flower")
+    st.write("The portfolio's three example flowers:")
+    cols = st.columns(3)
+    for col, (name, values) in zip(cols, EXAMPLES.items()):
+        col.button(f"{name}: {', '.join(map(str, values))}", key=f"iris.example.{name}", on_click=_set_flower,
+                   args=(values,), width="stretch")
+    inputs, chart = st.columns([2, 3])
+    flower = []
+    for i, (feature, (lo, hi)) in enumerate(zip(FEATURES, FEATURE_RANGES)):
+        default = EXAMPLES["setosa"][i]
+        flower.append(inputs.slider(feature, lo, hi, default, 0.1, key=f"iris.flower{i}", persist_state="session"))
+    probs = predict_proba(model, [flower])[0]
+    best = int(probs.argmax())
+    with chart:
+        st.markdown(f"Predicted species: **{SPECIES[best]}** with probability **{probs[best]:.1%}**")
+        st.plotly_chart(probability_figure(probs, SPECIES), key="iris.probs")
+
+
+predict_panel()
+model_panel(KIND)

@@ -1,0 +1,122 @@
+"""Runs: every finished or stopped training, to compare, reproduce, export and clean up."""
+
+import streamlit as st
+
+from core.registry import get_task, kinds
+from ui.controls import apply_params
+from ui.session import PAGE_OF, Current, ensure_tf, set_current, set_job, store
+
+st.set_page_config(page_title="Runs · NN playground")
+st.title("📊 Runs")
+st.markdown(f"Every training you finish or stop is a run, stored in `{store().root}` (set `NN_PLAYGROUND_RUNS` to "
+            "move it). Select runs in the table to overlay their curves and compare their settings.")
+
+kind_filter = st.pills("Model", kinds(), selection_mode="multi", default=kinds(), key="runs.kinds",
+                       format_func=lambda k: get_task(k).title)
+all_runs = store().list()
+damaged = [r for r in all_runs if r.damaged]
+runs = [r for r in all_runs if not r.damaged and r.kind in (kind_filter or [])]
+for r in damaged:
+    st.warning(f"Run `{r.run_id}` is damaged and cannot be read ({r.error}). Delete its folder `{r.path}`.")
+if not runs:
+    st.info("No runs yet: train a model on one of the model pages.")
+    st.stop()
+
+
+def _headline(record: dict) -> str:
+    metrics = record.get("metrics", {})
+    for name in ("test_accuracy", "test_elbo", "latent_classifier_accuracy"):
+        if isinstance(metrics.get(name), float):
+            return f"{name.replace('_', ' ')} {metrics[name]:.4f}"
+    return ""
+
+
+rows = [{"run": r.run_id, "model": r.kind, "status": r.record.get("status"), "started": r.record.get("started"),
+         "seconds": r.record.get("duration"), "epochs": r.record.get("epochs_completed"),
+         "result": _headline(r.record), "data": (r.record.get("data") or {}).get("source", "")} for r in runs]
+table = st.dataframe(rows, hide_index=True, on_select="rerun", selection_mode="multi-row",
+                     key=f"runs.table.{st.session_state.get('runs.table_generation', 0)}")
+selected = [runs[i] for i in table.selection.rows]
+if not selected:
+    st.caption("Select one or more rows to compare them.")
+    st.stop()
+
+import pandas as pd
+
+from core.plots import overlay_figure
+
+records = [r.record for r in selected]
+labels = [r.run_id for r in selected]
+metric_names = sorted({m.removeprefix("val_") for rec in records for m in rec.get("history", {})})
+metric = st.segmented_control("Curve", metric_names, default="loss" if "loss" in metric_names else None,
+                              key="runs.metric") or (metric_names[0] if metric_names else None)
+if metric:
+    st.plotly_chart(overlay_figure(records, metric, labels), key="runs.overlay")
+
+st.subheader("Settings")
+names = list(dict.fromkeys(name for rec in records for name in rec.get("params", {})))
+table_rows = {name: [rec.get("params", {}).get(name, "—") for rec in records] for name in names}
+table_rows["data"] = [(rec.get("data") or {}).get("description") or (rec.get("data") or {}).get("source", "")
+                      for rec in records]
+frame = pd.DataFrame(table_rows, index=labels).T.astype(str)
+differs = frame.nunique(axis=1) > 1
+styled = frame.style.apply(lambda row: ["background-color: #FFE8A3; font-weight: bold" if differs[row.name] else ""
+                                        for _ in row], axis=1)
+st.dataframe(styled, key="runs.params")
+if len(selected) > 1:
+    changed = [n for n in frame.index if differs[n]]
+    st.caption("Highlighted: " + (", ".join(changed) if changed else "no differences") + ".")
+
+
+def _rerun(run) -> None:
+    from core.jobs import TrainingJob
+
+    ensure_tf()
+    params = run.record["params"]
+    apply_params(run.kind, params)
+    set_job(run.kind, TrainingJob(run.kind, params, store=store()).start())
+    st.session_state["runs.goto"] = run.kind
+
+
+def _open(run) -> None:
+    ensure_tf()
+    model = store().load_model(run.run_id)
+    apply_params(run.kind, run.record["params"])
+    set_current(run.kind, Current(model, run.record["params"], run.record.get("metrics", {}), run.run_id,
+                                  run.run_id, run.record.get("status", "done")))
+    st.session_state["runs.goto"] = run.kind
+
+
+def _delete(ids) -> None:
+    for run_id in ids:
+        store().delete(run_id)
+    st.session_state["runs.table_generation"] = st.session_state.get("runs.table_generation", 0) + 1
+
+
+st.subheader("Actions")
+for run in selected:
+    with st.container(border=True):
+        st.markdown(f"**{run.run_id}** · {get_task(run.kind).title} · {run.record.get('status')}")
+        cols = st.columns(4)
+        cols[0].button("Re-run with these settings", key=f"runs.rerun.{run.run_id}", on_click=_rerun, args=(run,))
+        if run.record.get("has_model"):
+            cols[1].button("Open on its page", key=f"runs.open.{run.run_id}", on_click=_open, args=(run,))
+            fmt = cols[2].selectbox("Export as", ("keras", "savedmodel", "tflite", "tensorboard"),
+                                    key=f"runs.fmt.{run.run_id}", label_visibility="collapsed")
+            if cols[3].button("Prepare download", key=f"runs.export.{run.run_id}"):
+                from core.export import export_archive
+
+                with st.spinner(f"Exporting {fmt}…"):
+                    try:
+                        data, name = export_archive(store(), run.run_id, fmt)
+                    except Exception as err:  # an export failure must not take the page down
+                        st.error(f"Export failed: {type(err).__name__}: {err}")
+                    else:
+                        st.download_button(f"Download {name}", data, file_name=name, key=f"runs.dl.{run.run_id}")
+st.caption("TensorBoard export: unzip it, then run `tensorboard --logdir <folder>`.")
+confirm = st.checkbox(f"Yes, delete the {len(selected)} selected run(s)", key="runs.confirm")
+st.button("Delete selected", disabled=not confirm, on_click=_delete, args=([r.run_id for r in selected],),
+          key="runs.delete")
+
+if goto := st.session_state.pop("runs.goto", None):
+    st.switch_page(PAGE_OF[goto])
