@@ -153,7 +153,8 @@ def run_training(
     progress = progress or Progress(params.get("epochs", 0))
     stop_event = stop_event or threading.Event()
     started = time.time()
-    model = prepared = None
+    model = prepared = tracker = None
+    crash = details = None
     try:
         progress.update(phase="loading data")
         set_seed(params.get("seed", 42))
@@ -180,11 +181,15 @@ def run_training(
             shuffle=False,  # the pipelines shuffle themselves
         )
     except Exception as err:
-        message = f"Training failed: {type(err).__name__}: {err}"
-        progress.finish(FAILED, error=message, details=traceback.format_exc())
-        return TrainResult(FAILED, model, params, prepared=prepared, error=message)
+        crash, details = f"Training failed: {type(err).__name__}: {err}", traceback.format_exc()
+        if tracker is None or progress.snapshot()["epoch"] == 0:  # no good epoch to keep
+            progress.finish(FAILED, error=crash, details=details)
+            return TrainResult(FAILED, model, params, prepared=prepared, error=crash)
 
-    if tracker.nan_error:
+    if crash:
+        tracker.restore_good_weights()
+        status, error = FAILED, f"{crash}. The weights of the last good epoch were kept."
+    elif tracker.nan_error:
         tracker.restore_good_weights()
         status, error = FAILED, tracker.nan_error
     elif stop_event.is_set():
@@ -209,7 +214,7 @@ def run_training(
         except Exception as err:
             error = (error + " " if error else "") + f"Saving the run failed: {type(err).__name__}: {err}"
             result.error = error
-    progress.finish(status, error=error, metrics=metrics, run_id=result.run_id)
+    progress.finish(status, error=error, details=details, metrics=metrics, run_id=result.run_id)
     return result
 
 

@@ -200,6 +200,42 @@ def test_an_exception_in_the_task_fails_the_job_with_its_message(store, thread_e
     assert thread_errors == []
 
 
+class CrashingIris(PoisonedIris):
+    """Iris whose input pipeline raises in the middle of the second epoch (a fault, not a NaN)."""
+
+    def prepare(self, params, store=None):
+        import tensorflow as tf
+
+        prepared = IrisTask.prepare(self, params, store)
+        self.poison = poison = tf.Variable(False)
+        self.good_weights = None
+
+        def check(x, y):
+            tf.debugging.Assert(tf.logical_not(poison), ["the data source failed"])
+            return x, y
+
+        prepared.train = prepared.train.map(check)
+        return prepared
+
+
+def test_an_exception_mid_run_keeps_the_last_good_epoch_and_saves_a_failed_run(store, thread_errors):
+    job = TrainingJob("iris", {"epochs": 5}, store=store)
+    job.task = task = CrashingIris()
+    job.start()
+    assert job.wait(60)
+    snap = job.progress.snapshot()
+    assert snap["status"] == FAILED and snap["epoch"] == 1
+    assert snap["error"].startswith("Training failed: InvalidArgumentError") and "last good epoch" in snap["error"]
+    assert "Traceback" in snap["details"]
+    for got, want in zip(job.model.get_weights(), task.good_weights):
+        np.testing.assert_array_equal(got, want)
+    record = store.get(snap["run_id"])
+    assert record["status"] == "failed" and record["epochs_completed"] == 1 and "last good epoch" in record["error"]
+    for got, want in zip(store.load_model(snap["run_id"]).get_weights(), task.good_weights):
+        np.testing.assert_array_equal(got, want)
+    assert thread_errors == []
+
+
 def test_an_exception_in_the_evaluation_keeps_the_trained_run(store):
     job = TrainingJob("iris", {"epochs": 1}, store=store)
     job.task = Broken("evaluate")
