@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from core.mnist.preprocess import EmptyImageError, PreprocessError, load_image_bytes, preprocess_digit
+from core.mnist.preprocess import PreprocessError, load_image_bytes, preprocess_digit
 
 CANVAS_SIZE = 280
 PEN_WIDTH = 22  # a 280 px canvas is 10x MNIST's 28 px; MNIST strokes are ~2-3 px wide
@@ -33,9 +33,7 @@ class Digit:
 def _prepare(name: str, raw, invert_dark: bool = True) -> Digit:
     try:
         result = preprocess_digit(raw, invert_dark=invert_dark)
-    except EmptyImageError as err:
-        return Digit(name, raw, error=str(err))
-    except PreprocessError as err:
+    except PreprocessError as err:  # an empty canvas (EmptyImageError) included
         return Digit(name, raw, error=str(err))
     return Digit(name, raw, result.image, bool(result.inverted))
 

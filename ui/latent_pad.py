@@ -14,8 +14,10 @@ import numpy as np
 import streamlit as st
 
 PAD_PIXELS = 420
+IMAGE_ALPHA = 0.85  # the decoded manifold behind the dots
+ORIGIN = {"x": 0.0, "y": 0.0}
 
-_HTML = '<canvas class="pad" width="420" height="420"></canvas><div class="coords"></div>'
+_HTML = f'<canvas class="pad" width="{PAD_PIXELS}" height="{PAD_PIXELS}"></canvas><div class="coords"></div>'
 _CSS = """
 .pad { cursor: crosshair; border: 1px solid #ccd; border-radius: 6px; touch-action: none; max-width: 100%; }
 .coords { font: 13px monospace; color: #555; margin-top: 4px; }
@@ -83,15 +85,14 @@ def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def latent_pad(key: str, background: np.ndarray, points: np.ndarray, labels: np.ndarray, lo: float, hi: float,
-               start=(0.0, 0.0), image_alpha: float = 0.85, colors=None, on_change=None) -> tuple[float, float]:
-    """Mount the pad; returns the current point (latent coordinates of the two shown dimensions)."""
+def latent_pad(key: str, background: np.ndarray, points: np.ndarray, labels: np.ndarray, lo: float,
+               hi: float) -> tuple[float, float]:
+    """Mount the pad (the dot starts at the origin); returns the current point in the two shown dimensions."""
     from core.plots import PALETTE
 
     pts = [[round(float(x), 3), round(float(y), 3), int(c)] for (x, y), c in zip(points, labels)]
-    data = {"image": png_data_uri(background), "points": pts, "lo": lo, "hi": hi, "x": start[0], "y": start[1],
-            "colors": list(colors or PALETTE), "image_alpha": image_alpha, "key": key}
-    result = _component()(data=data, key=key, default={"point": {"x": start[0], "y": start[1]}},
-                          on_point_change=on_change or (lambda: None))
-    point = getattr(result, "point", None) or {"x": start[0], "y": start[1]}
+    data = {"image": png_data_uri(background), "points": pts, "lo": lo, "hi": hi, "x": 0.0, "y": 0.0,
+            "colors": list(PALETTE), "image_alpha": IMAGE_ALPHA, "key": key}
+    result = _component()(data=data, key=key, default={"point": ORIGIN}, on_point_change=lambda: None)
+    point = getattr(result, "point", None) or ORIGIN
     return float(point["x"]), float(point["y"])
