@@ -2,9 +2,12 @@
 
 import streamlit as st
 
+from core.export import FORMATS, export_archive
+from core.params import ParamError
 from core.registry import get_task, kinds
 from ui.controls import apply_params
-from ui.session import PAGE_OF, Current, ensure_tf, set_current, set_job, store
+from ui.model_panel import headline, open_run
+from ui.session import PAGE_OF, get_job, start_job, store
 
 st.set_page_config(page_title="Runs · NN playground")
 st.title("📊 Runs")
@@ -23,17 +26,9 @@ if not runs:
     st.stop()
 
 
-def _headline(record: dict) -> str:
-    metrics = record.get("metrics", {})
-    for name in ("test_accuracy", "test_elbo", "latent_classifier_accuracy"):
-        if isinstance(metrics.get(name), float):
-            return f"{name.replace('_', ' ')} {metrics[name]:.4f}"
-    return ""
-
-
 rows = [{"run": r.run_id, "model": r.kind, "status": r.record.get("status"), "started": r.record.get("started"),
          "seconds": r.record.get("duration"), "epochs": r.record.get("epochs_completed"),
-         "result": _headline(r.record), "data": (r.record.get("data") or {}).get("source", "")} for r in runs]
+         "result": headline(r, digits=4), "data": (r.record.get("data") or {}).get("source", "")} for r in runs]
 table = st.dataframe(rows, hide_index=True, on_select="rerun", selection_mode="multi-row",
                      key=f"runs.table.{st.session_state.get('runs.table_generation', 0)}")
 selected = [runs[i] for i in table.selection.rows]
@@ -69,22 +64,22 @@ if len(selected) > 1:
 
 
 def _rerun(run) -> None:
-    from core.jobs import TrainingJob
-
-    ensure_tf()
     params = run.record["params"]
+    try:
+        start_job(run.kind, params)
+    except ParamError as err:
+        st.session_state["runs.error"] = f"Cannot re-run {run.run_id}: {err}"
+        return
     apply_params(run.kind, params)
-    set_job(run.kind, TrainingJob(run.kind, params, store=store()).start())
     st.session_state["runs.goto"] = run.kind
 
 
 def _open(run) -> None:
-    ensure_tf()
-    model = store().load_model(run.run_id)
-    apply_params(run.kind, run.record["params"])
-    set_current(run.kind, Current(model, run.record["params"], run.record.get("metrics", {}), run.run_id,
-                                  run.run_id, run.record.get("status", "done")))
-    st.session_state["runs.goto"] = run.kind
+    error = open_run(run.kind, run.run_id)
+    if error:
+        st.session_state["runs.error"] = error
+    else:
+        st.session_state["runs.goto"] = run.kind
 
 
 def _delete(ids) -> None:
@@ -94,18 +89,20 @@ def _delete(ids) -> None:
 
 
 st.subheader("Actions")
+if error := st.session_state.pop("runs.error", None):
+    st.error(error)
 for run in selected:
     with st.container(border=True):
         st.markdown(f"**{run.run_id}** · {get_task(run.kind).title} · {run.record.get('status')}")
         cols = st.columns(4)
-        cols[0].button("Re-run with these settings", key=f"runs.rerun.{run.run_id}", on_click=_rerun, args=(run,))
+        busy = (job := get_job(run.kind)) is not None and job.running
+        cols[0].button("Re-run with these settings", key=f"runs.rerun.{run.run_id}", on_click=_rerun, args=(run,),
+                       disabled=busy, help=f"Your {get_task(run.kind).title} is training; stop it first." if busy
+                       else None)
         if run.record.get("has_model"):
             cols[1].button("Open on its page", key=f"runs.open.{run.run_id}", on_click=_open, args=(run,))
-            fmt = cols[2].selectbox("Export as", ("keras", "savedmodel", "tflite", "tensorboard"),
-                                    key=f"runs.fmt.{run.run_id}", label_visibility="collapsed")
+            fmt = cols[2].selectbox("Export as", FORMATS, key=f"runs.fmt.{run.run_id}", label_visibility="collapsed")
             if cols[3].button("Prepare download", key=f"runs.export.{run.run_id}"):
-                from core.export import export_archive
-
                 with st.spinner(f"Exporting {fmt}…"):
                     try:
                         data, name = export_archive(store(), run.run_id, fmt)

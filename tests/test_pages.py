@@ -1,4 +1,5 @@
-"""The home and Iris pages under Streamlit's AppTest: they render, train, predict and report bad links clearly.
+"""The home and Iris pages under Streamlit's AppTest, served by app.py's navigation: they render, train, predict and
+report bad links clearly.
 
 Every test has its own empty runs directory (``NN_PLAYGROUND_RUNS``, set in conftest.py).
 """
@@ -7,18 +8,13 @@ import base64
 import json
 import re
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.iris.data import EXAMPLES
 from core.store import RunStore
 
-ROOT = Path(__file__).resolve().parents[1]
-HOME = str(ROOT / "app.py")
-IRIS = str(ROOT / "pages" / "1_🌸_Iris.py")
 TIMEOUT = 60
 
 
@@ -66,8 +62,8 @@ def _prediction(at) -> str | None:
 
 # --- home page ----------------------------------------------------------------------------------------------------
 
-def test_home_page_renders_its_sections():
-    at = AppTest.from_file(HOME, default_timeout=TIMEOUT).run()
+def test_home_page_renders_its_sections(app_page):
+    at = app_page().run()
     _no_exception(at)
     headers = " | ".join(h.value for h in at.header).lower()
     for section in ("neuron", "activation functions", "forward pass", "backpropagation", "adam"):
@@ -85,8 +81,8 @@ def test_home_page_renders_its_sections():
     ("tanh", r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}", "tanh and its derivative"),
     ("softmax", r"\mathrm{softmax}(z)_k", "softmax turns scores into probabilities that sum to 1"),
 ])
-def test_switching_the_activation_changes_the_formula_and_plot(name, formula, title):
-    at = AppTest.from_file(HOME, default_timeout=TIMEOUT).run()
+def test_switching_the_activation_changes_the_formula_and_plot(name, formula, title, app_page):
+    at = app_page().run()
     at.segmented_control(key="home.activation").set_value(name).run()
     _no_exception(at)
     formulas = [latex.value for latex in at.latex]
@@ -97,8 +93,8 @@ def test_switching_the_activation_changes_the_formula_and_plot(name, formula, ti
     assert len(logit_sliders) == (3 if name == "softmax" else 0)
 
 
-def test_softmax_logits_move_the_probabilities():
-    at = AppTest.from_file(HOME, default_timeout=TIMEOUT).run()
+def test_softmax_logits_move_the_probabilities(app_page):
+    at = app_page().run()
     at.segmented_control(key="home.activation").set_value("softmax").run()
     at.slider(key="home.z2").set_value(5.0).run()
     _no_exception(at)
@@ -106,8 +102,8 @@ def test_softmax_logits_move_the_probabilities():
     assert sum(probs) == pytest.approx(1.0) and int(np.argmax(probs)) == 2
 
 
-def test_neuron_sliders_recompute_z():
-    at = AppTest.from_file(HOME, default_timeout=TIMEOUT).run()
+def test_neuron_sliders_recompute_z(app_page):
+    at = app_page().run()
     assert any("= 0.50$" in md.value for md in at.markdown)  # 1.5*1 + 2*(-0.5) + 0
     at.slider(key="home.b").set_value(-1.0).run()
     _no_exception(at)
@@ -116,8 +112,8 @@ def test_neuron_sliders_recompute_z():
 
 # --- Iris page ------------------------------------------------------------------------------------------------------
 
-def test_iris_page_renders_every_hyper_parameter_with_the_portfolio_defaults():
-    at = AppTest.from_file(IRIS, default_timeout=TIMEOUT).run()
+def test_iris_page_renders_every_hyper_parameter_with_the_portfolio_defaults(app_page):
+    at = app_page("iris").run()
     _no_exception(at)
     sb = at.sidebar
     assert sb.slider(key="iris.hidden_layers").value == 2
@@ -137,8 +133,8 @@ def test_iris_page_renders_every_hyper_parameter_with_the_portfolio_defaults():
     assert _metric(at, "Test accuracy") is None
 
 
-def test_train_shows_accuracy_and_a_prediction_then_an_example_changes_it(runs_dir):
-    at = AppTest.from_file(IRIS, default_timeout=TIMEOUT).run()
+def test_train_shows_accuracy_and_a_prediction_then_an_example_changes_it(runs_dir, app_page):
+    at = app_page("iris").run()
     at.button(key="iris.train").click().run()
     _no_exception(at)
     assert _progress(at), "no progress bar after pressing Train"
@@ -177,8 +173,8 @@ def test_train_shows_accuracy_and_a_prediction_then_an_example_changes_it(runs_d
     assert run.record["status"] == "done" and run.record["metrics"]["test_accuracy"] == pytest.approx(accuracy)
 
 
-def test_stop_keeps_the_model_and_says_so(runs_dir):
-    at = AppTest.from_file(IRIS, default_timeout=TIMEOUT)
+def test_stop_keeps_the_model_and_says_so(runs_dir, app_page):
+    at = app_page("iris")
     at.query_params["iris.epochs"] = "200"
     at.run()
     assert at.sidebar.slider(key="iris.epochs").value == 200
@@ -200,8 +196,8 @@ def test_stop_keeps_the_model_and_says_so(runs_dir):
     ("0", "Epochs: 0 is below the minimum 1"),
     ("nan", "Epochs: 'nan' is not a valid int"),
 ])
-def test_an_invalid_link_value_gives_a_notice_and_the_default(text, notice):
-    at = AppTest.from_file(IRIS, default_timeout=TIMEOUT)
+def test_an_invalid_link_value_gives_a_notice_and_the_default(text, notice, app_page):
+    at = app_page("iris")
     at.query_params["iris.epochs"] = text
     at.run()
     _no_exception(at)
@@ -210,8 +206,8 @@ def test_an_invalid_link_value_gives_a_notice_and_the_default(text, notice):
     assert at.sidebar.slider(key="iris.epochs").value == 10
 
 
-def test_a_valid_link_value_sets_the_widget_without_a_notice():
-    at = AppTest.from_file(IRIS, default_timeout=TIMEOUT)
+def test_a_valid_link_value_sets_the_widget_without_a_notice(app_page):
+    at = app_page("iris")
     at.query_params["iris.epochs"] = "30"
     at.query_params["iris.activation"] = "tanh"
     at.run()

@@ -25,7 +25,7 @@ def _widgets(at) -> dict:
 
 
 def test_url_round_trip_restores_every_iris_setting():
-    at = AppTest.from_file(str(PAGES / "1_🌸_Iris.py"), default_timeout=60)
+    at = AppTest.from_file(str(PAGES / "iris.py"), default_timeout=60)
     for name, text in IRIS_SPACE.to_strings(IRIS_LINK).items():
         at.query_params[f"iris.{name}"] = text
     at.run()
@@ -38,7 +38,7 @@ def test_url_round_trip_restores_every_iris_setting():
 
 
 def test_invalid_url_values_fall_back_to_defaults_with_a_notice():
-    at = AppTest.from_file(str(PAGES / "1_🌸_Iris.py"), default_timeout=60)
+    at = AppTest.from_file(str(PAGES / "iris.py"), default_timeout=60)
     at.query_params["iris.units"] = "abc"
     at.query_params["iris.learning_rate"] = "-5"
     at.query_params["iris.epochs"] = "12"

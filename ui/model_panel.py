@@ -5,31 +5,40 @@ from __future__ import annotations
 import streamlit as st
 
 from core.registry import get_task
-from core.store import ModelLoadError, RunNotFound
+from core.store import ModelLoadError, RunInfo, RunNotFound, load_model_bytes
 from ui.controls import apply_params
-from ui.session import Current, cached, ensure_tf, get_current, set_current, store
+from ui.session import Current, cached, ensure_tf, get_current, load_run_model, saved_runs, set_current, store
 
 
-def _run_label(info) -> str:
-    rec = info.record
-    metrics = rec.get("metrics", {})
-    shown = next((f"{k.replace('_', ' ')} {v:.3f}" for k, v in metrics.items() if k.startswith("test") and
-                  isinstance(v, float)), "")
-    return f"{info.run_id} · {rec.get('status', '?')} · {shown}"
+def headline(info: RunInfo, digits: int = 3) -> str:
+    """The one figure that sums a run up (its task's ``headline_metric``), e.g. ``test accuracy 0.967``."""
+    name = get_task(info.kind).headline_metric
+    value = info.record.get("metrics", {}).get(name)
+    return f"{name.replace('_', ' ')} {value:.{digits}f}" if isinstance(value, float) else ""
 
 
-def _load_run(kind: str, run_id: str) -> None:
-    ensure_tf()
+def _run_label(info: RunInfo) -> str:
+    return f"{info.run_id} · {info.record.get('status', '?')} · {headline(info)}"
+
+
+def open_run(kind: str, run_id: str) -> str | None:
+    """Make a saved run the current model of ``kind`` and put its settings into the widgets (call from a callback).
+
+    Returns what went wrong, or None.
+    """
     try:
-        model = store().load_model(run_id)
+        model = load_run_model(kind, run_id)
         record = store().get(run_id)
     except (ModelLoadError, RunNotFound, OSError, ValueError) as err:
-        st.session_state[f"{kind}.load_error"] = f"Could not load run {run_id}: {err}"
-        return
+        return f"Could not load run {run_id}: {err}"
     set_current(kind, Current(model, record["params"], record.get("metrics", {}), run_id, run_id,
                               record.get("status", "done")))
     apply_params(kind, record["params"])
-    st.session_state.pop(f"{kind}.load_error", None)
+    return None
+
+
+def _load_run(kind: str, run_id: str) -> None:
+    st.session_state[f"{kind}.load_error"] = open_run(kind, run_id)
 
 
 def _model_bytes(current: Current) -> bytes:
@@ -47,12 +56,10 @@ def _model_bytes(current: Current) -> bytes:
 
 
 def _upload(kind: str, upload) -> None:
-    from core.store import load_model_bytes
-
     ensure_tf()
     task = get_task(kind)
     try:
-        model = load_model_bytes(upload.getvalue(), upload.name)
+        model = load_model_bytes(upload.getvalue(), upload.name, task.custom_objects())
         task.check_model(model)
     except (ModelLoadError, ValueError) as err:
         st.session_state[f"{kind}.upload_message"] = ("error", f"Could not use {upload.name}: {err}")
@@ -65,7 +72,7 @@ def model_panel(kind: str) -> None:
     """An expander with the saved runs of ``kind`` (load), a download button and an upload box."""
     with st.expander("Saved models: load, download, upload"):
         left, right = st.columns(2)
-        runs = [r for r in store().list(kind) if not r.damaged and r.record.get("has_model")]
+        runs = saved_runs(kind)
         with left:
             st.caption(f"Every training is saved as a run in `{store().root}`.")
             if runs:

@@ -1,22 +1,40 @@
-"""Per-session state of the app: training jobs, the current model of each kind, the runs store.
+"""State of the app per browser and per server: training jobs, the current model of each kind, the runs store.
 
-Everything here lives in ``st.session_state``, never in ``st.cache_resource`` (which every user
-shares), so that several browser sessions can train at once without seeing each other's jobs.
+Jobs belong to the server, not to a page view: one :class:`core.jobs.JobBoard` per server process
+(``st.cache_resource``) holds them by owner and slot. The owner is this browser's id (:func:`browser_id`),
+kept in a cookie, so a reloaded page or a new tab of the same browser finds its running job again, while
+other browsers never see it. What a page shows (the current model, derived pictures) lives in
+``st.session_state``, per page view.
 """
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
 
-from core.store import RunStore
+from core.jobs import JobBoard, TrainingJob
+from core.registry import get_task
+from core.store import RunInfo, RunStore, default_runs_dir
 
-# The page of each model kind, for links and st.switch_page.
-PAGE_OF = {"iris": "pages/1_🌸_Iris.py", "cnn": "pages/2_🔢_MNIST_CNN.py", "cvae": "pages/3_🌀_CVAE.py",
-           "latent": "pages/3_🌀_CVAE.py"}
+# The page of each model kind, for links and st.switch_page (the scripts app.py's navigation registers).
+PAGE_OF = {"iris": "pages/iris.py", "cnn": "pages/mnist_cnn.py", "cvae": "pages/cvae.py", "latent": "pages/cvae.py"}
+
+OWNER_COOKIE = "nnp_owner"
+_OWNER_KEY = "browser_id"
+_OWNER_ID = re.compile(r"[0-9a-f]{32}")  # what browser_id() hands out: a uuid4 in hex
+_COOKIE_JS = """
+export default function(component) {
+  const cookie = `${component.data.name}=${component.data.id}`;
+  if (!document.cookie.split('; ').includes(cookie)) {
+    document.cookie = `${cookie}; path=/; max-age=31536000; SameSite=Lax`;
+  }
+}
+"""
 
 
 @dataclass
@@ -62,20 +80,76 @@ def ensure_tf() -> None:
         keras.backend.clear_session = clear_session
 
 
-def store() -> RunStore:
-    return RunStore()
+@st.cache_resource
+def _store_at(root: str) -> RunStore:
+    return RunStore(root)
 
+
+def store() -> RunStore:
+    """The runs store (``NN_PLAYGROUND_RUNS``, read on every call so a changed setting takes effect)."""
+    return _store_at(str(default_runs_dir()))
+
+
+def saved_runs(kind: str) -> list[RunInfo]:
+    """The readable runs of ``kind`` that hold a model."""
+    return [r for r in store().list(kind) if not r.damaged and r.record.get("has_model")]
+
+
+def load_run_model(kind: str, run_id: str):
+    """A saved run's model, with the custom Keras classes its kind needs."""
+    ensure_tf()
+    return store().load_model(run_id, get_task(kind).custom_objects())
+
+
+# --- jobs: the server's, by browser --------------------------------------------------------------------------------
+
+@st.cache_resource
+def job_board() -> JobBoard:
+    """The one job board of this server process, shared by every session."""
+    return JobBoard()
+
+
+def browser_id() -> str:
+    """This browser's owner id: the ``nnp_owner`` cookie, or a new one for this session (see :func:`remember_browser`)."""
+    owner = st.session_state.get(_OWNER_KEY)
+    if owner is None:
+        cookie = st.context.cookies.get(OWNER_COOKIE)
+        owner = cookie if isinstance(cookie, str) and _OWNER_ID.fullmatch(cookie) else uuid.uuid4().hex
+        st.session_state[_OWNER_KEY] = owner
+    return owner
+
+
+@st.cache_resource
+def _cookie_writer():
+    return st.components.v2.component("nn_playground.browser_id", js=_COOKIE_JS)
+
+
+def remember_browser() -> None:
+    """Store this browser's id in its cookie when the session did not arrive with it (call once per full run).
+
+    Cookies reach the server with a session's first request, so the next session (a reload, a new tab)
+    reads the id from ``st.context.cookies``.
+    """
+    owner = browser_id()
+    if st.context.cookies.get(OWNER_COOKIE) != owner:
+        _cookie_writer()(data={"name": OWNER_COOKIE, "id": owner}, key="browser_id.cookie")
+
+
+def get_job(kind: str) -> TrainingJob | None:
+    return job_board().get(browser_id(), kind)
+
+
+def start_job(kind: str, params: dict) -> TrainingJob:
+    """Start training ``kind`` for this browser (raises ``core.params.ParamError`` for invalid settings)."""
+    ensure_tf()
+    job = TrainingJob(kind, params, store=store(), owner=browser_id())
+    return job_board().put(browser_id(), kind, job.start())
+
+
+# --- what this page view shows -------------------------------------------------------------------------------------
 
 def _slot(name: str) -> dict:
     return st.session_state.setdefault(name, {})
-
-
-def get_job(kind: str):
-    return _slot("jobs").get(kind)
-
-
-def set_job(kind: str, job) -> None:
-    _slot("jobs")[kind] = job
 
 
 def get_current(kind: str) -> Current | None:
@@ -87,6 +161,19 @@ def set_current(kind: str, current: Current | None) -> None:
         _slot("current").pop(kind, None)
     else:
         _slot("current")[kind] = current
+
+
+def adopt(kind: str, job: TrainingJob) -> bool:
+    """Mark a finished job as seen by this page view; True the first time only (then its model becomes current)."""
+    adopted = _slot("adopted")
+    if adopted.get(kind) is job:
+        return False
+    adopted[kind] = job
+    return True
+
+
+def adopted(kind: str, job: TrainingJob) -> bool:
+    return _slot("adopted").get(kind) is job
 
 
 def cached(kind: str, name: str, key: Any, compute):

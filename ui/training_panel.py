@@ -1,29 +1,28 @@
 """The Train / Stop panel with live curves, shared by every model page.
 
-The job trains in a background thread (:class:`core.jobs.TrainingJob`); a fragment that reruns
-twice a second draws its progress, so the rest of the page stays usable while it runs, and the job
-keeps running when the user visits another page.
+The job trains in a background thread (:class:`core.jobs.TrainingJob`) and belongs to the server's job board
+under this browser's id; a fragment that reruns twice a second draws its progress, so the rest of the page stays
+usable while it runs, and the job keeps running when the user visits another page or reloads this one.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.jobs import TrainingJob
 from core.params import ParamError
 from core.plots import curves_figure
 from core.progress import FAILED, FINISHED, STOPPED
-from ui.session import Current, ensure_tf, get_job, set_current, set_job, store
+from core.registry import get_task
+from ui.session import Current, adopt, adopted, get_job, set_current, start_job
 
 REFRESH_SECONDS = 0.5
 
 
 def _adopt_finished(kind: str) -> None:
-    """Make a finished job's model the page's current model (once)."""
+    """Make a finished job's model the page's current model (once per job and page view)."""
     job = get_job(kind)
-    if job is None or job.running or getattr(job, "adopted", False):
+    if job is None or job.running or not adopt(kind, job):
         return
-    job.adopted = True
     snap = job.progress.snapshot()
     if job.model is not None and snap["status"] in FINISHED and snap["epoch"] > 0:
         label = snap["run_id"] or "unsaved run"
@@ -32,14 +31,11 @@ def _adopt_finished(kind: str) -> None:
 
 def _start(kind: str, params: dict) -> None:
     """Train's callback: runs before the script, so the buttons below are drawn with the job already running."""
-    ensure_tf()
     st.session_state.pop(f"{kind}.train_error", None)
     try:
-        job = TrainingJob(kind, params, store=store())
+        start_job(kind, params)
     except ParamError as err:
         st.session_state[f"{kind}.train_error"] = f"Cannot train: {err}"
-        return
-    set_job(kind, job.start())
 
 
 def _stop(kind: str) -> None:
@@ -60,7 +56,7 @@ def _status_line(snap: dict) -> str:
     return f"{phase.capitalize()}… — {elapsed}"
 
 
-def _show_progress(kind: str, metrics: tuple[str, ...], extra=None) -> None:
+def _show_progress(kind: str, extra=None) -> None:
     job = get_job(kind)
     if job is None:
         st.info("Set the hyper-parameters and press **Train**: the curves appear here while it learns.")
@@ -73,7 +69,7 @@ def _show_progress(kind: str, metrics: tuple[str, ...], extra=None) -> None:
     if snap.get("data"):
         info = snap["data"]
         st.caption("Data: " + (info.get("description") or ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in info.items())))
-    st.plotly_chart(curves_figure(snap, metrics), key=f"{kind}.curves")
+    st.plotly_chart(curves_figure(snap, get_task(kind).curve_metrics), key=f"{kind}.curves")
     if extra is not None:
         extra(snap)
     if snap["status"] == FAILED and snap["error"]:
@@ -86,12 +82,12 @@ def _show_progress(kind: str, metrics: tuple[str, ...], extra=None) -> None:
                    (f" and saved as run `{snap['run_id']}`." if snap["run_id"] else "."))
     elif snap["error"]:
         st.warning(snap["error"])
-    if snap["status"] in FINISHED and not getattr(job, "adopted", False):
+    if snap["status"] in FINISHED and not adopted(kind, job):
         st.rerun()  # a full rerun shows the results below the curves
 
 
-def training_panel(kind: str, params: dict, metrics: tuple[str, ...] = ("loss", "accuracy"), extra=None) -> None:
-    """Train and Stop buttons and the live progress of ``kind``'s job in this session.
+def training_panel(kind: str, params: dict, extra=None) -> None:
+    """Train and Stop buttons and the live progress of this browser's job of ``kind`` (curves: the task's).
 
     ``extra(snapshot)``, if given, draws more live output under the curves (e.g. reconstructions).
     """
@@ -107,5 +103,5 @@ def training_panel(kind: str, params: dict, metrics: tuple[str, ...] = ("loss", 
     # One container holds everything the fragment draws, so that its redraws can never shift (and overwrite)
     # the elements the page writes after it.
     with st.container():
-        st.fragment(run_every=REFRESH_SECONDS if running else None)(_show_progress)(kind, metrics, extra)
+        st.fragment(run_every=REFRESH_SECONDS if running else None)(_show_progress)(kind, extra)
 
