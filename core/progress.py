@@ -16,6 +16,18 @@ RUNNING, DONE, STOPPED, FAILED = "running", "done", "stopped", "failed"
 FINISHED = (DONE, STOPPED, FAILED)
 
 
+MIN_ETA_SECONDS = 1.0  # measure the step rate for at least this long before promising a remaining time
+
+
+def fraction_done(snap: dict) -> float:
+    """The share of the training done, from completed epochs and the batches of the current one (0 to 1)."""
+    epochs = max(snap["epochs"], 1)
+    done = snap["epoch"]
+    if snap["phase"] in ("training", "validating") and snap["steps_per_epoch"]:
+        done += snap["step"] / snap["steps_per_epoch"]
+    return min(done / epochs, 1.0)
+
+
 class Progress:
     """Thread-safe record of a training run, written by the trainer and read by the UI."""
 
@@ -33,7 +45,9 @@ class Progress:
             "extras": [],  # per-epoch pictures a task publishes (e.g. reconstructions)
             "started": time.time(),
             "finished": None,
+            "training_started": None,  # time of the first batch: the ETA's clock
             "error": None,
+            "warning": None,  # e.g. a loss that grows by orders of magnitude (diverging, not NaN yet)
             "details": None,
             "metrics": {},  # final evaluation
             "run_id": None,
@@ -47,6 +61,8 @@ class Progress:
 
     def add_batch(self, epoch_position: float, loss: float, step: int) -> None:
         with self._lock:
+            if self._data["training_started"] is None:
+                self._data["training_started"] = time.time()
             self._data["batch_loss"].append((epoch_position, loss))
             self._data["step"] = step
             self._data["version"] += 1
@@ -69,11 +85,23 @@ class Progress:
             self._data["version"] += 1
 
     def snapshot(self) -> dict[str, Any]:
-        """A deep copy, safe to read while training continues; adds ``elapsed`` in seconds."""
+        """A deep copy, safe to read while training continues.
+
+        Adds ``elapsed`` (seconds), ``fraction`` (share of the training done: epochs and batches) and ``eta``:
+        the seconds left at the step rate measured so far (validation included once an epoch has passed), None
+        until it can be measured.
+        """
         with self._lock:
             snap = copy.deepcopy(self._data)
-        end = snap["finished"] or time.time()
-        snap["elapsed"] = end - snap["started"]
+        now = snap["finished"] or time.time()
+        snap["elapsed"] = now - snap["started"]
+        snap["fraction"] = fraction_done(snap)
+        snap["eta"] = None
+        began = snap["training_started"]
+        if snap["status"] == RUNNING and began is not None and snap["fraction"] > 0:
+            spent = now - began
+            if spent >= MIN_ETA_SECONDS or snap["epoch"] > 0:
+                snap["eta"] = spent * (1 - snap["fraction"]) / snap["fraction"]
         return snap
 
     @property

@@ -45,6 +45,7 @@ FIELDS = {
     "name": (False, lambda v: isinstance(v, str), "text"),
     "sweep": (False, lambda v: isinstance(v, str), "text"),
     "error": (False, lambda v: v is None or isinstance(v, str), "text"),
+    "warning": (False, lambda v: v is None or isinstance(v, str), "text"),
 }
 
 

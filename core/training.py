@@ -8,7 +8,6 @@ status and a clear message in the :class:`core.progress.Progress`.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 import traceback
@@ -19,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from core.callbacks import ProgressCallback
 from core.progress import DONE, FAILED, STOPPED, Progress
 from core.seeding import set_seed
 
@@ -52,78 +52,6 @@ def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
     raise ValueError(f"unknown strategy {name!r}; choose auto, default or mirrored")
-
-
-class ProgressCallback(keras.callbacks.Callback):
-    """Publishes batch and epoch progress, honours stop requests and catches non-finite losses.
-
-    Keras reports a running mean of the loss over the epoch; the loss of batch i is recovered as
-    ``i * mean_i - (i - 1) * mean_(i-1)``, so the per-batch curve shows the real batch losses.
-    """
-
-    def __init__(self, progress: Progress, stop_event: threading.Event, steps: int | None, on_epoch=None):
-        super().__init__()
-        self.progress = progress
-        self.stop_event = stop_event
-        self.steps = steps
-        self.on_epoch = on_epoch
-        self.nan_error: str | None = None
-        self._good_weights = None
-        self._epoch = 0
-        self._prev_mean = 0.0
-
-    def on_train_begin(self, logs=None):
-        self._good_weights = self.model.get_weights()
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-        self._prev_mean = 0.0
-
-    def on_train_batch_end(self, batch, logs=None):
-        mean = float((logs or {}).get("loss", float("nan")))
-        if not math.isfinite(mean):
-            self.nan_error = (
-                f"The loss became {mean} at epoch {self._epoch + 1}, batch {batch + 1}: training diverged. "
-                "Try a smaller learning rate. The weights of the last good epoch were kept."
-            )
-            self.model.stop_training = True
-            return
-        loss = (batch + 1) * mean - batch * self._prev_mean
-        self._prev_mean = mean
-        steps = self.steps or (batch + 1)
-        self.progress.add_batch(self._epoch + (batch + 1) / steps, loss, batch + 1)
-        if self.stop_event.is_set():
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.nan_error:
-            return
-        logs = {k: float(v) for k, v in (logs or {}).items()}
-        if not all(math.isfinite(v) for v in logs.values()):
-            self.nan_error = (
-                f"A metric became non-finite at epoch {epoch + 1}: training diverged. "
-                "Try a smaller learning rate. The weights of the last good epoch were kept."
-            )
-            self.model.stop_training = True
-            return
-        weights = self.model.get_weights()
-        if not all(np.isfinite(w).all() for w in weights):
-            # A NaN can hide from the loss (e.g. ReLU maps NaN to 0 on some CPUs) yet poison the weights.
-            self.nan_error = (
-                f"The weights became NaN or infinite during epoch {epoch + 1}: training diverged. "
-                "Try a smaller learning rate, or check the data. The weights of the last good epoch were kept."
-            )
-            self.model.stop_training = True
-            return
-        self._good_weights = weights
-        extra = self.on_epoch(self.model, epoch) if self.on_epoch else None
-        self.progress.add_epoch(epoch + 1, logs, extra)
-        if self.stop_event.is_set():
-            self.model.stop_training = True
-
-    def restore_good_weights(self):
-        if self._good_weights is not None:
-            self.model.set_weights(self._good_weights)
 
 
 def _steps(dataset) -> int | None:
@@ -232,6 +160,7 @@ def run_record(task, params, info, snap, status, error, metrics, started) -> dic
         "data": info,
         "status": status,
         "error": error,
+        "warning": snap["warning"],
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
         "duration": round(time.time() - started, 3),
         "epochs_completed": snap["epoch"],
