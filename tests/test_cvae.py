@@ -282,3 +282,17 @@ def test_bench_reports_both_throughputs_and_the_decode_latency(mnist):
     ratio = figures["project_images_per_s"] / figures["portfolio_images_per_s"]
     assert figures["ratio"] == pytest.approx(ratio)
     assert figures["decode_point_ms_median"] < figures["decoder_predict_ms_median"]
+
+
+def test_evaluation_costs_in_proportion_to_the_training_set():
+    from core.cvae.task import TASK, test_size
+
+    assert [test_size(n, 10000) for n in (100, 6000, 12000, 60000)] == [1000, 1000, 2000, 10000]
+    assert test_size(60000, 800) == 800  # never more than the data holds
+    if not MNIST.is_file():
+        pytest.skip("needs the MNIST file")
+    prepared = TASK.prepare(TASK.space.validate({"train_size": 100, "data_path": str(MNIST)}))
+    assert prepared.info["n_train"] == 100 and prepared.info["n_test"] == 1000
+    assert sum(int(b.shape[0]) for b in prepared.validation) == 1000
+    assert "trains on 100 and tests on 1,000" in prepared.info["description"]
+

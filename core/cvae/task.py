@@ -23,6 +23,12 @@ PRESETS = {
     "Portfolio (60,000 images, 10 epochs)": {"train_size": 60000, "epochs": 10, "learning_rate": 1e-4},
 }
 N_RECONSTRUCTIONS = 16  # fixed test digits shown after every epoch, as in the portfolio
+MIN_TEST = 1000  # validation/test images: MNIST's 6:1 train/test ratio of the training images, at least this many
+
+
+def test_size(train_size: int, available: int) -> int:
+    """Test images for a training set: evaluation costs in proportion to what was asked (all 10,000 for 60,000)."""
+    return min(available, max(MIN_TEST, train_size // 6))
 
 
 class CvaeTask(Task):
@@ -39,10 +45,11 @@ class CvaeTask(Task):
 
         data = load_mnist(params["data_path"] or None)
         n = min(params["train_size"], len(data.x_train))
-        train, test = make_cvae_datasets(data.x_train[:n], data.x_test, batch_size=params["batch_size"],
+        n_test = test_size(n, len(data.x_test))
+        train, test = make_cvae_datasets(data.x_train[:n], data.x_test[:n_test], batch_size=params["batch_size"],
                                          seed=params["seed"])
-        info = {"source": data.source, "description": data.description, "notices": list(data.notices),
-                "n_train": n, "n_test": len(data.x_test)}
+        info = {"source": data.source, "description": f"{data.description}; this run trains on {n:,} and tests on {n_test:,}",
+                "notices": list(data.notices), "n_train": n, "n_test": n_test}
         arrays = {"x_test": data.x_test, "y_test": data.y_test, "probe": binarize(data.x_test[:N_RECONSTRUCTIONS])}
         return Prepared(train, test, info, arrays)
 
