@@ -104,24 +104,31 @@ def probability_figure(probs, labels, highlight: int | None = None) -> go.Figure
     return _layout(fig, height=280)
 
 
-def decision_regions_figure(xs, ys, classes, confidence, points, point_labels, class_names, axis_titles) -> go.Figure:
-    """Coloured regions of the predicted class (lighter where less confident) with the data on top."""
+def decision_regions_figure(regions, true_labels, predicted, class_names) -> go.Figure:
+    """The predicted class over a plane (a :class:`core.iris.analysis.RegionMap`), paler where the model is less
+    sure (opacity grows with the top probability), the flowers on top coloured by their true class, and the
+    ones the model gets wrong circled in red with both classes on hover."""
     n = len(class_names)
-    colors = PALETTE[:n]
-    scale = []
-    for i, c in enumerate(colors):
-        scale += [(i / n, c), ((i + 1) / n, c)]
-    fig = go.Figure(go.Heatmap(x=xs, y=ys, z=np.asarray(classes), zmin=-0.5, zmax=n - 0.5, colorscale=scale,
-                               opacity=0.35, showscale=False, customdata=np.asarray(confidence),
-                               hovertemplate="predicted class %{z}, p=%{customdata:.2f}<extra></extra>"))
-    points = np.asarray(points)
+    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in PALETTE[:n]], dtype=float)
+    sure = (regions.confidence - 1 / n) / (1 - 1 / n)  # 0 at chance, 1 when certain
+    image = np.concatenate([rgb[regions.classes], (40 + 150 * np.clip(sure, 0, 1))[..., None]], axis=-1)
+    xs, ys = regions.xs, regions.ys
+    fig = go.Figure(go.Image(z=image.astype("uint8"), colormodel="rgba", x0=float(xs[0]), dx=float(xs[1] - xs[0]),
+                             y0=float(ys[0]), dy=float(ys[1] - ys[0]), hoverinfo="skip"))
+    points, true_labels, predicted = np.asarray(regions.points), np.asarray(true_labels), np.asarray(predicted)
     for k, name in enumerate(class_names):
-        mask = np.asarray(point_labels) == k
+        mask = true_labels == k
         fig.add_scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", name=name,
-                        marker=dict(color=colors[k], size=8, line=dict(color="white", width=1)))
-    fig.update_xaxes(title=axis_titles[0])
-    fig.update_yaxes(title=axis_titles[1])
-    return _layout(fig, height=420, title="decision regions (other features at their mean)")
+                        marker=dict(color=PALETTE[k], size=8, line=dict(color="white", width=1)),
+                        customdata=[class_names[p] for p in predicted[mask]],
+                        hovertemplate=f"true {name}, predicted %{{customdata}}<extra></extra>")
+    wrong = true_labels != predicted
+    fig.add_scatter(x=points[wrong, 0], y=points[wrong, 1], mode="markers", name=f"misclassified ({wrong.sum()})",
+                    marker=dict(symbol="circle-open", size=16, color="#E03131", line=dict(width=2.5)),
+                    hoverinfo="skip")
+    fig.update_xaxes(title=regions.axis_titles[0], range=[float(xs[0]), float(xs[-1])])
+    fig.update_yaxes(title=regions.axis_titles[1], range=[float(ys[0]), float(ys[-1])], autorange=None)
+    return _layout(fig, height=420, title=regions.title)
 
 
 def image_grid(images, ncols: int = 8, pad: int = 1, fill: float = 1.0) -> np.ndarray:

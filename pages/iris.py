@@ -39,7 +39,7 @@ if current is None:
 ensure_tf()
 import numpy as np
 
-from core.iris.analysis import decision_grid
+from core.iris.analysis import feature_plane, pca_plane
 from core.iris.data import load_split
 from core.iris.model import predict_proba
 from core.plots import confusion_figure, decision_regions_figure, probability_figure
@@ -59,22 +59,30 @@ c3.metric("Test mistakes", int(len(split.y_test) - confusion.trace()))
 left, right = st.columns([2, 3])
 with left:
     st.plotly_chart(confusion_figure(confusion, SPECIES), key="iris.confusion")
+PLANES = ("All four measurements (their two main directions)", "Two measurements of your choice")
 with right:
-    fa, fb = st.columns(2)
-    fx = fa.selectbox("x feature", range(4), index=2, format_func=lambda i: FEATURES[i], key="iris.fx",
-                      persist_state="session")
-    fy = fb.selectbox("y feature", range(4), index=3, format_func=lambda i: FEATURES[i], key="iris.fy",
-                      persist_state="session")
-    if fx == fy:
-        st.warning("Choose two different features.")
+    plane = st.radio("Decision regions on", PLANES, horizontal=True, key="iris.plane", persist_state="session")
+    predicted = predict_proba(current.model, split.x_test).argmax(1)
+    if plane == PLANES[0]:
+        regions = cached(KIND, "regions-pca", current.key,
+                         lambda: pca_plane(current.model, split.x_train, x_points=split.x_test))
     else:
-        grid = cached(KIND, f"regions-{fx}-{fy}", current.key,
-                      lambda: decision_grid(current.model, split.x_train, (fx, fy)))
-        points = split.x_test[:, [fx, fy]]
-        fig = decision_regions_figure(*grid, points, split.y_test, SPECIES, (FEATURES[fx], FEATURES[fy]))
-        st.plotly_chart(fig, key="iris.regions")
-        st.caption("Dots: the test flowers, coloured by their true species. Background: the species the model "
-                   "predicts, lighter where it is less sure.")
+        fa, fb = st.columns(2)
+        fx = fa.selectbox("x feature", range(4), index=2, format_func=lambda i: FEATURES[i], key="iris.fx",
+                          persist_state="session")
+        fy = fb.selectbox("y feature", range(4), index=3, format_func=lambda i: FEATURES[i], key="iris.fy",
+                          persist_state="session")
+        regions = None
+        if fx == fy:
+            st.warning("Choose two different features.")
+        else:
+            regions = cached(KIND, f"regions-{fx}-{fy}", current.key, lambda: feature_plane(
+                current.model, split.x_train, (fx, fy), x_points=split.x_test, feature_names=FEATURES))
+    if regions is not None:
+        st.plotly_chart(decision_regions_figure(regions, split.y_test, predicted, SPECIES), key="iris.regions")
+        st.caption("Dots: the test flowers, coloured by their true species; red rings: the ones the model gets "
+                   "wrong. Background: the species the model predicts there, paler where it is less sure"
+                   + ("." if plane == PLANES[0] else ", averaged over the two measurements not shown."))
 
 
 def _set_flower(values) -> None:
