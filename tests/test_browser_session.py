@@ -1,0 +1,65 @@
+"""The app's frame in a real (headless Debian) chromium: the sidebar's navigation, and jobs that belong to the
+browser, not to the page view (a reload finds the running job; another browser does not see it)."""
+
+import re
+import time
+
+import pytest
+
+from tests.browser_support import open_page, start_training, train_button, wait_idle, wait_text
+
+pytestmark = pytest.mark.browser
+
+NAV = [("🧠 Home", ""), ("🌸 Iris", "Iris"), ("🔢 MNIST CNN", "MNIST_CNN"), ("🌀 CVAE", "CVAE"), ("📊 Runs", "Runs")]
+
+
+def _progress_text(page, prefix: str, timeout: float = 30) -> str:
+    """The progress bar's text once it starts with ``prefix``."""
+    progress = page.locator("[data-testid='stProgress']").first
+    progress.wait_for(timeout=timeout * 1000)
+    page.wait_for_function("([el, p]) => el.innerText.trim().startsWith(p)", arg=[progress.element_handle(), prefix],
+                           timeout=timeout * 1000)
+    return progress.inner_text().strip()
+
+
+def test_the_sidebar_names_every_page_and_keeps_the_urls(app_server, browser_page):
+    page = browser_page
+    open_page(page, app_server)
+    links = page.locator("[data-testid='stSidebarNav'] a")
+    links.first.wait_for()
+    entries = [(" ".join(link.inner_text().split()), link.get_attribute("href")) for link in links.all()]
+    assert [label for label, _ in entries] == [label for label, _ in NAV]
+    assert [href.rstrip("/").removeprefix(app_server).lstrip("/") for _, href in entries] == [path for _, path in NAV]
+    page.get_by_text("Start with the Iris classifier").click()
+    page.wait_for_url(re.compile(r"/Iris$"))
+    wait_text(page, "Iris: a feed-forward classifier")
+
+
+def test_a_reload_finds_the_running_job_and_another_browser_does_not(app_server, browser_page):
+    page = browser_page
+    start_training(page, f"{app_server}/Iris?iris.epochs=200")  # about a minute: still running after the reload
+    _progress_text(page, "Training")
+    assert "nnp_owner" in {c["name"] for c in page.context.cookies()}
+
+    page.reload()
+    wait_idle(page)
+    first = _progress_text(page, "Training")
+    time.sleep(1.5)  # three refreshes of the progress fragment
+    later = _progress_text(page, "Training")
+    stop = page.get_by_role("button", name="Stop", exact=True)
+    assert later != first, "the progress did not update after the reload"
+    assert stop.is_enabled() and train_button(page).is_disabled()
+
+    other = page.context.browser.new_context()  # another browser: its own cookie, no job
+    try:
+        stranger = other.new_page()
+        open_page(stranger, f"{app_server}/Iris")
+        wait_text(stranger, "Set the hyper-parameters and press")
+        assert train_button(stranger).is_enabled()
+        assert stranger.locator("[data-testid='stProgress']").count() == 0
+    finally:
+        other.close()
+
+    stop.click()
+    assert re.match(r"Stopped after \d+ of 200 epochs", _progress_text(page, "Stopped"))
+    wait_text(page, "Stopped by you")
