@@ -1,0 +1,236 @@
+"""A running sweep, like :class:`core.jobs.TrainingJob`: started in a background thread, watched, stopped.
+
+:class:`Sweep` runs a :class:`~core.sweep.spec.SweepSpec` on Ray Tune (:mod:`core.sweep.tune_run`) in a daemon
+thread of the calling process (a Streamlit server or the CLI). Readers poll :meth:`Sweep.snapshot` from any
+thread: every trial's status and curves so far, updated from Tune's results as they arrive. Every trial that
+trained at least one epoch becomes an ordinary run in the store (``model.keras`` + ``run.json`` with ``sweep``,
+``sweep_config``, ``seed``, ``trial_id``); :meth:`Sweep.stop` ends the sweep and keeps what was trained.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import traceback
+import uuid
+from pathlib import Path
+
+from core.progress import DONE, FAILED, RUNNING, STOPPED
+from core.sweep.spec import SweepError, SweepSpec
+
+PENDING = "pending"
+MAX_EVENTS = 500
+
+
+class _ModelFile:
+    """A model that arrived as the bytes of a ``.keras`` file: :meth:`RunStore.save` writes it as it is."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def save(self, path) -> None:
+        Path(path).write_bytes(self.data)
+
+
+def new_sweep_id(kind: str) -> str:
+    return f"sweep-{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+
+
+def config_label(config: dict) -> str:
+    """``learning_rate=0.001, units=10``: how a configuration is named in lines, tables and legends."""
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items()) or "base"
+
+
+class Sweep:
+    """Run a sweep in the background; ``snapshot()`` from any thread, ``stop()`` keeps finished trials.
+
+    >>> sweep = Sweep(SweepSpec("iris", vary={"learning_rate": [1e-3, 1e-2]}, seeds=2), store).start()  # doctest: +SKIP
+    >>> sweep.wait(); sweep.snapshot()["counts"]                                                       # doctest: +SKIP
+    """
+
+    def __init__(self, spec: SweepSpec, store=None, *, sweep_id: str | None = None, record: dict | None = None,
+                 on_event=None):
+        from core.store import RunStore
+
+        self.spec = spec
+        self.store = store if store is not None else RunStore()
+        self.id = sweep_id or new_sweep_id(spec.kind)
+        self.record = dict(record or {})  # more run.json fields for every trial (e.g. owner)
+        self.on_event = on_event  # called with one line of text per trial event, from the sweep's thread
+        self.trials = spec.trials()
+        self.params = [spec.params(t) for t in self.trials]
+        self.stop_event = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._models: dict[int, bytes | None] = {}
+        self._records: dict[int, dict] = {}
+        self._state = {
+            "id": self.id, "kind": spec.kind, "spec": spec.to_dict(), "status": PENDING, "phase": "waiting",
+            "address": None, "error": None, "started": time.time(), "finished": None, "events": [], "version": 0,
+            "trials": [{"index": i, "trial_id": None, "config": t.config, "seed": t.seed, "status": PENDING,
+                        "epoch": 0, "epochs": self.params[i].get("epochs", 0), "history": {}, "metrics": {},
+                        "error": None, "run_id": None, "early_stopped": False, "started": None, "finished": None}
+                       for i, t in enumerate(self.trials)],
+        }
+
+    # --- control -------------------------------------------------------------------------------------------
+    def start(self) -> Sweep:
+        """Start in a daemon thread. A cluster address is checked first: :class:`SweepError` when unreachable."""
+        from core.sweep.connect import check_address, resolve_address
+
+        address = resolve_address(self.spec.address)
+        if address is not None and not self._connected_to(address):
+            check_address(address)
+        self._update(status=RUNNING, phase="starting Ray", started=time.time())
+        self._thread = threading.Thread(target=self._run, name=f"sweep-{self.spec.kind}", daemon=True)
+        self._thread.start()
+        return self
+
+    @staticmethod
+    def _connected_to(address) -> bool:
+        from core.sweep import connect
+
+        return connect._connected.get("address", False) == address
+
+    def stop(self) -> None:
+        """End the whole sweep: finished trials are kept, running ones are stored as stopped, pending ones skipped."""
+        self.stop_event.set()
+        self._update(phase="stopping")
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
+    def snapshot(self) -> dict:
+        """A consistent deep copy: sweep status, per-trial entries (config, seed, status, curves, run id), counts."""
+        with self._lock:
+            snap = copy.deepcopy(self._state)
+        snap["counts"] = {s: sum(t["status"] == s for t in snap["trials"])
+                          for s in (PENDING, RUNNING, DONE, STOPPED, FAILED)}
+        snap["elapsed"] = (snap["finished"] or time.time()) - snap["started"]
+        return snap
+
+    # --- the sweep's thread --------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            from core.sweep.connect import ensure_ray
+
+            address = ensure_ray(self.spec.address)
+            self._update(address=address, phase="running trials")
+            if not self.stop_event.is_set():
+                from core.sweep.tune_run import run_tuner
+
+                run_tuner(self)
+            status, error = (STOPPED if self.stop_event.is_set() else DONE), None
+        except SweepError as err:
+            status, error = FAILED, str(err)
+        except Exception as err:
+            status, error = FAILED, f"The sweep failed: {type(err).__name__}: {err}"
+            traceback.print_exc()
+        for index in range(len(self.trials)):  # trials Tune stopped without telling (the whole sweep stopped)
+            self._finish(index, None)
+        self._update(status=status, error=error, phase=status, finished=time.time())
+        self._event(f"sweep {self.id} {status}" + (f": {error}" if error else ""))
+
+    def _update(self, **fields) -> None:
+        with self._lock:
+            self._state.update(fields)
+            self._state["version"] += 1
+
+    def _trial(self, index: int) -> dict:
+        return self._state["trials"][index]
+
+    def _event(self, text: str) -> None:
+        with self._lock:
+            self._state["events"] = [*self._state["events"][-MAX_EVENTS + 1:], text]
+        if self.on_event is not None:
+            try:
+                self.on_event(text)
+            except Exception:
+                pass
+
+    def _label(self, index: int) -> str:
+        t = self.trials[index]
+        return f"[{index + 1}/{len(self.trials)}] {config_label(t.config)} seed={t.seed}"
+
+    # --- called by the Tune callback (core.sweep.tune_run), in the sweep's thread ---------------------------
+    def trial_started(self, index: int, trial_id: str) -> None:
+        with self._lock:
+            entry = self._trial(index)
+            if entry["status"] != PENDING:
+                return
+            entry.update(status=RUNNING, trial_id=trial_id, started=time.time())
+            self._state["version"] += 1
+        self._event(f"{self._label(index)}: started ({trial_id})")
+
+    def trial_result(self, index: int, result: dict, record: str | None, model: bytes | None, final: bool) -> None:
+        parsed = json.loads(record) if record else None
+        with self._lock:
+            entry = self._trial(index)
+            if parsed is not None:
+                self._records[index] = parsed
+                self._models[index] = model
+                entry["history"] = parsed.get("history", {})
+                entry["epoch"] = parsed.get("epochs_completed", entry["epoch"])
+                if final:
+                    entry.update(final=True, metrics=parsed.get("metrics", {}), error=parsed.get("error"))
+            self._state["version"] += 1
+
+    def trial_error(self, index: int, message: str) -> None:
+        self._finish(index, FAILED, message)
+
+    def trial_complete(self, index: int) -> None:
+        self._finish(index, DONE)
+
+    def _finish(self, index: int, status: str | None, error: str | None = None) -> None:
+        """Store the trial's run (once) and settle its status; ``status`` None: the sweep ended around it."""
+        with self._lock:
+            entry = self._trial(index)
+            if entry["finished"] is not None:
+                return
+            entry["finished"] = time.time()
+            record, model = self._records.pop(index, None), self._models.pop(index, None)
+        early = False
+        if record is not None and entry.get("final") and status != FAILED:
+            status, error = record.get("status", DONE), record.get("error")
+        elif status == FAILED:
+            error = error or "the trial failed"
+        elif status is None or self.stop_event.is_set():
+            status, error = STOPPED, None
+            if record is None and entry["status"] == PENDING:
+                error = "not started: the sweep was stopped"
+        else:
+            status, early = STOPPED, True  # Tune's scheduler ended it before its last epoch
+        run_id = None
+        if record is not None:
+            record.update(self.record)
+            record.update(status=status, error=error, sweep=self.id, sweep_config=self.trials[index].config,
+                          seed=self.trials[index].seed, trial_id=entry["trial_id"], sweep_index=index,
+                          early_stopped=early, stopped_by="early stopping (ASHA)" if early else None)
+            try:
+                run_id = self.store.save(record, _ModelFile(model) if model else None)
+            except Exception as err:
+                error = (error + " " if error else "") + f"Saving the run failed: {type(err).__name__}: {err}"
+        with self._lock:
+            entry.update(status=status, error=error, run_id=run_id, early_stopped=early)
+            self._state["version"] += 1
+        what = "early-stopped" if early else status
+        if run_id is None and status == STOPPED and record is None and entry["started"] is None:
+            return  # a pending trial of a stopped sweep: nothing to say per trial
+        metric = self.spec.task.headline_metric
+        value = (record or {}).get("metrics", {}).get(metric)
+        parts = [f"{self._label(index)}: {what}", f"{entry['epoch']} epochs"]
+        if isinstance(value, (int, float)):
+            parts.append(f"{metric} {value:.4f}")
+        if error:
+            parts.append(error)
+        if run_id:
+            parts.append(f"run {run_id}")
+        self._event(", ".join(parts))

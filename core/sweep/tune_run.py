@@ -1,0 +1,121 @@
+"""The Ray Tune side of a sweep: one Tuner over the spec's exact trials, a callback feeding :class:`Sweep`.
+
+Imported only when a sweep runs (it imports ``ray.tune``). The trials are a ``grid_search`` over the spec's own
+list, so Tune runs exactly those configurations and seeds; ASHA (optional) stops hopeless ones on ``val_loss``.
+Tune's console output and its result files are switched off: the sweep reports through :class:`Sweep` and the
+run store, and the models travel in the results, which the callback removes before anything else sees them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+
+from core.sweep.connect import TRIAL_CPUS
+from core.sweep.trial import FINAL_KEY, MODEL_KEY, RECORD_KEY, run_trial
+
+REDUCTION_FACTOR = 2  # ASHA keeps the better half at each rung
+
+
+def grace_period(epochs: int) -> int:
+    """Epochs every trial trains before ASHA may stop it: 1 for short trainings, else 2."""
+    return 1 if epochs <= 4 else 2
+
+
+_ACTIVE: dict = {}  # sweep id -> Sweep; Tune pickles its callbacks and stopper, so they hold the id only
+
+
+class _Feed(tune.Callback):
+    """Tune's trial events into the :class:`~core.sweep.runner.Sweep` (runs in the Tuner's thread)."""
+
+    def __init__(self, sweep_id: str):
+        self.sweep_id = sweep_id
+
+    @property
+    def sweep(self):
+        return _ACTIVE[self.sweep_id]
+
+    @staticmethod
+    def _index(trial) -> int:
+        return int(trial.config["trial"]["index"])
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self.sweep.trial_started(self._index(trial), trial.trial_id)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        # Remove the model and the record in place: Tune keeps, logs and checkpoints only the small metrics.
+        model, record, final = result.pop(MODEL_KEY, None), result.pop(RECORD_KEY, None), result.pop(FINAL_KEY, False)
+        self.sweep.trial_result(self._index(trial), result, record, model, bool(final))
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self.sweep.trial_complete(self._index(trial))
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self.sweep.trial_error(self._index(trial), _error_text(trial))
+
+
+class _StopAll(tune.Stopper):
+    """Stops the whole experiment once the sweep's stop event is set."""
+
+    def __init__(self, sweep_id: str):
+        self.sweep_id = sweep_id
+
+    def __call__(self, trial_id, result):
+        return False
+
+    def stop_all(self):
+        sweep = _ACTIVE.get(self.sweep_id)
+        return sweep is None or sweep.stop_event.is_set()
+
+
+def _error_text(trial) -> str:
+    """The last line of the trial's error (the exception and its message)."""
+    text = ""
+    try:
+        path = trial.error_file
+        if path and os.path.isfile(path):
+            with open(path) as fh:
+                text = fh.read()
+    except Exception:
+        pass
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return "The trial crashed: " + (lines[-1][:500] if lines else "no message from Ray")
+
+
+def run_tuner(sweep) -> None:
+    """Run every trial of ``sweep`` on the connected Ray and feed its events to the sweep (blocks)."""
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # with verbose=0: nothing on the console
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # no result.json / CSV / TensorBoard files
+    spec = sweep.spec
+    root = str(sweep.store.root.resolve())
+    trials = [{"index": i, "kind": spec.kind, "params": params, "store_root": root, "threads": TRIAL_CPUS}
+              for i, params in enumerate(sweep.params)]
+    scheduler = None
+    if spec.early_stop:
+        epochs = spec.max_epochs
+        scheduler = ASHAScheduler(time_attr="epoch", metric="val_loss", mode="min", max_t=epochs,
+                                  grace_period=min(grace_period(epochs), epochs), reduction_factor=REDUCTION_FACTOR)
+
+    def name(trial) -> str:
+        return f"trial-{trial.config['trial']['index']:03d}"
+
+    storage = tempfile.mkdtemp(prefix="nn-sweep-")
+    _ACTIVE[sweep.id] = sweep
+    try:
+        tuner = tune.Tuner(
+            tune.with_resources(run_trial, {"cpu": TRIAL_CPUS}),
+            param_space={"trial": tune.grid_search(trials)},
+            tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=spec.concurrency, scheduler=scheduler,
+                                        reuse_actors=True, trial_name_creator=name, trial_dirname_creator=name),
+            run_config=tune.RunConfig(name=sweep.id, storage_path=storage, callbacks=[_Feed(sweep.id)],
+                                      stop=_StopAll(sweep.id), verbose=0, log_to_file=False,
+                                      failure_config=tune.FailureConfig(max_failures=0)),
+        )
+        tuner.fit()
+    finally:
+        _ACTIVE.pop(sweep.id, None)
+        shutil.rmtree(storage, ignore_errors=True)
