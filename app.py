@@ -2,8 +2,12 @@
 
 The entry point names the pages (``st.navigation``: the sidebar reads Home, Iris, MNIST CNN, CVAE, Runs, with the
 URLs ``/``, ``/Iris``, ``/MNIST_CNN``, ``/CVAE``, ``/Runs``), keeps this browser's id in a cookie so that its
-training jobs survive a reload, and runs the chosen page. The page scripts are in ``pages/``, what they share in
-``ui/``, the models and everything else that is not Streamlit in ``core/``.
+training jobs survive a reload, and runs the chosen page. The page scripts are in ``app_pages/``, what they share
+in ``ui/``, the models and everything else that is not Streamlit in ``core/``.
+
+The folder is not called ``pages/``: Streamlit (1.67) treats a ``pages/`` folder as the old directory-based
+navigation until the first ``st.navigation`` call of the server process, so the first visitor of a fresh server
+who opens a link such as ``/Iris`` got a "Page not found" dialog over the right page.
 """
 
 import streamlit as st
@@ -11,11 +15,11 @@ import streamlit as st
 from ui.session import remember_browser
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🧠", default=True),
-    st.Page("pages/iris.py", title="Iris", icon="🌸", url_path="Iris"),
-    st.Page("pages/mnist_cnn.py", title="MNIST CNN", icon="🔢", url_path="MNIST_CNN"),
-    st.Page("pages/cvae.py", title="CVAE", icon="🌀", url_path="CVAE"),
-    st.Page("pages/runs.py", title="Runs", icon="📊", url_path="Runs"),
+    st.Page("app_pages/home.py", title="Home", icon="🧠", default=True),
+    st.Page("app_pages/iris.py", title="Iris", icon="🌸", url_path="Iris"),
+    st.Page("app_pages/mnist_cnn.py", title="MNIST CNN", icon="🔢", url_path="MNIST_CNN"),
+    st.Page("app_pages/cvae.py", title="CVAE", icon="🌀", url_path="CVAE"),
+    st.Page("app_pages/runs.py", title="Runs", icon="📊", url_path="Runs"),
 ]
 
 st.set_page_config(layout="wide")

@@ -70,7 +70,7 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def app_page():
-    """``app_page("iris", timeout=60)``: an AppTest of ``app.py`` switched to ``pages/iris.py``, not yet run there.
+    """``app_page("iris", timeout=60)``: an AppTest of ``app.py`` switched to ``app_pages/iris.py``, not yet run there.
 
     Set ``at.query_params`` if needed, then ``at.run()`` renders the page as the app's navigation serves it.
     ``app_page()`` is the home page (the navigation's default), not yet run.
@@ -81,7 +81,7 @@ def app_page():
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
         if page is not None:
             at.run()
-            at.switch_page(f"pages/{page}.py")
+            at.switch_page(f"app_pages/{page}.py")
         return at
 
     return open_page

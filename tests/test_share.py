@@ -9,7 +9,7 @@ from core.cvae.task import SPACE as CVAE_SPACE
 from core.iris.task import SPACE as IRIS_SPACE
 from core.mnist.task import SPACE as CNN_SPACE
 
-PAGES = Path(__file__).resolve().parents[1] / "pages"
+PAGES = Path(__file__).resolve().parents[1] / "app_pages"
 
 # A non-default, valid value for every Iris setting.
 IRIS_LINK = {"hidden_layers": 3, "units": 17, "activation": "tanh", "learning_rate": 0.003, "batch_size": 16,

@@ -1,4 +1,4 @@
-"""The Streamlit side of the playground: session state, the panels and widgets the page scripts in ``pages/`` share.
+"""The Streamlit side of the playground: session state, and the panels and widgets the page scripts share.
 
-``core`` knows nothing of Streamlit; everything here does. ``pages/`` holds only page scripts.
+``core`` knows nothing of Streamlit; everything here does. ``app_pages/`` holds only the page scripts.
 """

@@ -22,7 +22,7 @@ from core.registry import get_task
 from core.store import RunInfo, RunStore, default_runs_dir
 
 # The page of each model kind, for links and st.switch_page (the scripts app.py's navigation registers).
-PAGE_OF = {"iris": "pages/iris.py", "cnn": "pages/mnist_cnn.py", "cvae": "pages/cvae.py", "latent": "pages/cvae.py"}
+PAGE_OF = {"iris": "app_pages/iris.py", "cnn": "app_pages/mnist_cnn.py", "cvae": "app_pages/cvae.py", "latent": "app_pages/cvae.py"}
 
 OWNER_COOKIE = "nnp_owner"
 _OWNER_KEY = "browser_id"

@@ -107,4 +107,4 @@ st.markdown(
     "1e-4 for the VAE). Too large an $\\eta$ and the loss jumps around or diverges to NaN (the pages tell you "
     "and keep the last good weights); too small and learning crawls. Try both on the Iris page."
 )
-st.page_link("pages/iris.py", label="Start with the Iris classifier →", icon="🌸")
+st.page_link("app_pages/iris.py", label="Start with the Iris classifier →", icon="🌸")
