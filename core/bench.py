@@ -225,11 +225,46 @@ def bench_rerun(n_images: int | None = None, repeats: int = 10) -> dict:
     return figures
 
 
+def bench_sweep(n_images: int | None = None, trials: int = 8, epochs: int = 10) -> dict:
+    """Wall seconds of 8 Iris trials on a local Ray with concurrency 1 vs 2 (ratio; bar >= 1.5x).
+
+    4 learning rates x 2 seeds at the portfolio's other settings, one CPU per trial, measured one after the other
+    in one process after Ray has started (Ray's start is not counted; each sweep starts its own workers).
+    """
+    import tempfile
+
+    from core.store import RunStore
+    from core.sweep import Sweep, SweepSpec, connect
+
+    connect.ensure_ray(None)
+    spec_args = dict(base={"epochs": epochs}, vary={"learning_rate": [1e-3, 3e-3, 1e-2, 3e-2][: max(1, trials // 2)]},
+                     seeds=2)
+    seconds = {}
+    try:
+        for concurrency in (1, 2):
+            with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
+                sweep = Sweep(SweepSpec("iris", concurrency=concurrency, **spec_args), RunStore(tmp))
+                start = time.perf_counter()
+                sweep.start().wait()
+                seconds[concurrency] = time.perf_counter() - start
+                snap = sweep.snapshot()
+            print(f"  concurrency {concurrency}: {len(snap['trials'])} trials, {snap['counts']['done']} done, "
+                  f"{seconds[concurrency]:.1f} s", flush=True)
+    finally:
+        connect.shutdown()
+    figures = {"trials": len(snap["trials"]), "epochs": epochs, "concurrency_1_s": seconds[1],
+               "concurrency_2_s": seconds[2], "ratio": seconds[1] / seconds[2]}
+    print(f"Iris sweep of {figures['trials']} trials: concurrency 1 {seconds[1]:.1f} s, concurrency 2 "
+          f"{seconds[2]:.1f} s, ratio {figures['ratio']:.2f}x")
+    return figures
+
+
 BENCHES = {
     "cnn": bench_cnn,
     "cvae": bench_cvae,
     "iris": bench_iris,
     "rerun": bench_rerun,
+    "sweep": bench_sweep,
 }
 """What ``python -m core bench NAME`` measures: the CLI offers exactly these names."""
 

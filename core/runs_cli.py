@@ -16,6 +16,7 @@ def add_parser(sub) -> None:
     runs_sub = runs.add_subparsers(dest="action", required=True)
     ls = runs_sub.add_parser("list", help="every run, newest first")
     ls.add_argument("--kind", choices=kinds())
+    ls.add_argument("--sweep", metavar="ID", help="only the runs of this sweep (python -m core sweep ...)")
     ls.add_argument("--json", action="store_true")
     show = runs_sub.add_parser("show", help="a run's record as JSON")
     show.add_argument("run_id")
@@ -33,12 +34,22 @@ def _metric_summary(record: dict) -> str:
     return " ".join(parts[:3])
 
 
+def _sweep_summary(record: dict) -> str:
+    config = " ".join(f"{k}={v}" for k, v in record.get("sweep_config", {}).items())
+    return f"{record['sweep']} {config} seed={record.get('seed')}".replace("  ", " ")
+
+
 def main(args, store) -> int:
     from core.store import RunNotFound
 
     try:
         if args.action == "list":
             runs = store.list(args.kind)
+            if getattr(args, "sweep", None):
+                runs = [r for r in runs if r.record.get("sweep") == args.sweep]
+                if not runs:
+                    print(f"error: no runs of sweep {args.sweep!r} in {store.root}", file=sys.stderr)
+                    return 2
             if args.json:
                 print(json.dumps([{"id": r.run_id, "damaged": r.damaged, "error": r.error, **r.record}
                                   for r in runs], default=str))
@@ -50,8 +61,9 @@ def main(args, store) -> int:
                     print(f"{r.run_id:40s} DAMAGED  {r.error}")
                 else:
                     rec = r.record
+                    sweep = f"  [{_sweep_summary(rec)}]" if rec.get("sweep") else ""
                     print(f"{r.run_id:40s} {rec.get('status', '?'):8s} {rec.get('started', '')}  "
-                          f"{rec.get('duration', 0):7.1f}s  {_metric_summary(rec)}")
+                          f"{rec.get('duration', 0):7.1f}s  {_metric_summary(rec)}{sweep}")
         elif args.action == "show":
             print(json.dumps(store.get(args.run_id), indent=1, default=str))
         elif args.action == "export":

@@ -81,7 +81,8 @@ def print_summary(records: list[dict], out=sys.stdout) -> dict:
     print(f"\n{'configuration':{width}s}  {'n':>2s}  {metric + ' mean ± std':>26s}  {'95% CI':>19s}  other", file=out)
     for r in rows:
         other = ", ".join(f"{r[k]} {k}" for k in ("failed", "stopped") if r[k])
-        print(f"{r['label']:{width}s}  {r['n']:2d}  {_fmt(r['mean']):>16s} ± {_fmt(r['std']):7s}  "
+        std = _fmt(r["std"]) if r["n"] > 1 else "-"
+        print(f"{r['label']:{width}s}  {r['n']:2d}  {_fmt(r['mean']):>16s} ± {std:7s}  "
               f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]  {other}", file=out)
     ranking = importance["ranking"]
     if ranking and ranking[0]["importance"] > 0:

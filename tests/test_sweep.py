@@ -272,11 +272,12 @@ def ray_head(tmp_path):
     ray_exe = shutil.which("ray")
     if ray_exe is None:
         pytest.skip("the `ray` command is not installed")
-    port = _free_port()
+    port, client_port = _free_port(), _free_port()
     temp = tempfile.mkdtemp(prefix="rh", dir="/tmp")  # short: Ray's socket paths must stay under 108 characters
     with open(tmp_path / "head.log", "w") as log:
         head = subprocess.Popen([ray_exe, "start", "--head", "--port", str(port), "--num-cpus", "2",
-                                 "--include-dashboard=false", "--temp-dir", temp, "--block"],
+                                 "--include-dashboard=false", "--ray-client-server-port", str(client_port),
+                                 "--temp-dir", temp, "--block"],
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.time() + 120
@@ -286,13 +287,15 @@ def ray_head(tmp_path):
             time.sleep(0.5)
         yield f"127.0.0.1:{port}"
     finally:
-        for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):  # the head's process group: ours alone
+        for sig in (signal.SIGTERM, signal.SIGKILL):  # the head's own process group: nothing else is in it
             try:
                 os.killpg(head.pid, sig)
-                head.wait(wait)
+            except ProcessLookupError:
                 break
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                continue
+            try:
+                head.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
         shutil.rmtree(temp, ignore_errors=True)
 
 
