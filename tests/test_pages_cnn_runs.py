@@ -33,3 +33,38 @@ def test_runs_page_lists_runs_with_their_headline_and_reports_a_damaged_one(app_
     assert any("iris-broken" in w.value and "damaged" in w.value for w in at.warning)
     table = at.dataframe[0].value
     assert sorted(table["result"]) == ["test accuracy 0.9000", "test elbo -170.2500"]  # each kind's headline_metric
+
+
+def _select_first_run(app_page, runs_dir):
+    """The Runs page with its first row selected, after a 1-epoch Iris run was saved in ``runs_dir``."""
+    from core.jobs import TrainingJob
+
+    assert TrainingJob("iris", {"epochs": 1}, store=RunStore(runs_dir)).start().wait(60)
+    at = app_page("runs", timeout=60).run()
+    at.session_state["runs.table.0"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    return at.run()
+
+
+def _button(at, prefix: str):
+    return at.button(key=next(b.key for b in at.button if b.key.startswith(prefix)))
+
+
+def test_open_on_its_page_shows_the_run_on_the_iris_page(app_page, runs_dir):
+    at = _select_first_run(app_page, runs_dir)
+    _button(at, "runs.open.").click().run()
+    assert not at.exception
+    assert at.title[0].value.endswith("Iris: a feed-forward classifier")
+    assert any(m.label == "Test accuracy" for m in at.metric)
+    assert at.sidebar.slider(key="iris.epochs").value == 1  # the run's settings are in the widgets
+
+
+def test_rerun_starts_a_job_and_goes_to_its_page(app_page, runs_dir):
+    at = _select_first_run(app_page, runs_dir)
+    _button(at, "runs.rerun.").click().run()
+    assert not at.exception
+    assert at.title[0].value.endswith("Iris: a feed-forward classifier")
+    from ui.session import job_board
+
+    job = job_board().get(at.session_state["browser_id"], "iris")  # this browser's job, on the server's board
+    assert job is not None and job.params["epochs"] == 1
+    assert job.wait(60)  # no training thread outlives the test
