@@ -1,4 +1,4 @@
-"""Command line: ``python -m core train|predict|bench|runs ...``.
+"""Command line: ``python -m core train|predict|bench|runs|sweep ...``.
 
 Examples::
 
@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 
-from core import runs_cli
+from core import runs_cli, sweep_cli
 from core.registry import get_task, kinds
 
 
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(handler=cmd_bench)
 
     runs_cli.add_parser(sub)
+    sweep_cli.add_parser(sub)
     return parser
 
 
@@ -141,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "runs":
         args.handler = lambda a: runs_cli.main(a, _store(a))
+    if args.command == "sweep":
+        args.handler = lambda a: sweep_cli.main(a, _store(a))
     try:
         return args.handler(args)
     except KeyboardInterrupt:

@@ -90,7 +90,7 @@ class Sweep:
 
     @staticmethod
     def _connected_to(address) -> bool:
-        from core.sweep import connect
+        import core.sweep.connect as connect
 
         return connect._connected.get("address", False) == address
 
