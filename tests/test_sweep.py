@@ -207,6 +207,7 @@ def test_stopping_a_sweep_keeps_the_finished_trials(local_ray, tmp_path):
     assert stored[snap["trials"][0]["run_id"]]["epochs_completed"] == 30
     second = stored[snap["trials"][1]["run_id"]]
     assert second["status"] == STOPPED and not second["early_stopped"] and 1 <= second["epochs_completed"] < 30
+    assert second["has_model"] and 0 <= second["metrics"]["test_accuracy"] <= 1  # stopped like a page's Stop
     assert len(stored) == sum(t["run_id"] is not None for t in snap["trials"])
 
 

@@ -103,6 +103,11 @@ class Sweep:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def has_running(self) -> bool:
+        """Whether a trial is training now (Tune's stopper waits for these after Stop)."""
+        with self._lock:
+            return any(t["status"] == RUNNING for t in self._state["trials"])
+
     def wait(self, timeout: float | None = None) -> bool:
         if self._thread is not None:
             self._thread.join(timeout)
@@ -203,9 +208,7 @@ class Sweep:
         elif status == FAILED:
             error = error or "the trial failed"
         elif status is None or self.stop_event.is_set():
-            status, error = STOPPED, None
-            if record is None and entry["status"] == PENDING:
-                error = "not started: the sweep was stopped"
+            status, error = STOPPED, None if record is not None else "not run: the sweep was stopped"
         else:
             status, early = STOPPED, True  # Tune's scheduler ended it before its last epoch
         run_id = None
@@ -222,8 +225,8 @@ class Sweep:
             entry.update(status=status, error=error, run_id=run_id, early_stopped=early)
             self._state["version"] += 1
         what = "early-stopped" if early else status
-        if run_id is None and status == STOPPED and record is None and entry["started"] is None:
-            return  # a pending trial of a stopped sweep: nothing to say per trial
+        if record is None and status == STOPPED:
+            return  # a trial the stopped sweep did not run: nothing to say per trial
         metric = self.spec.task.headline_metric
         value = (record or {}).get("metrics", {}).get(metric)
         parts = [f"{self._label(index)}: {what}", f"{entry['epoch']} epochs"]

@@ -1,10 +1,12 @@
 """One trial of a sweep, run by Ray Tune in a worker process (possibly on another machine).
 
 The trial is an ordinary :func:`core.training.run_training` (single process, ``save=False``) with TensorFlow's
-thread pools bounded to the trial's CPUs. After every epoch but the last it reports the epoch's metrics to Tune,
-with the run's record so far and the model file as bytes; after training it reports the final record (status,
-metrics, curves) and model. The results travel back to the driver through Ray itself, so the driver stores the
-run without a shared disk, also for a trial that Tune stops early (it keeps the last epoch's record and model).
+thread pools bounded to the trial's CPUs. After every epoch but the last it reports the epoch's metrics to Tune
+with the run's record so far, and at the epochs where ASHA may stop it also the model file as bytes; after
+training it reports the final record (status, metrics, curves) and the model. The results travel back to the
+driver through Ray itself, so the driver stores the run without a shared disk, also for a trial stopped early.
+Stopping the sweep is cooperative: the trial reads the sweep's stop flag (a small actor), ends its training like a
+page's Stop (the model so far is kept and evaluated) and reports it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -56,9 +59,50 @@ def _last(history: dict, name: str) -> float:
     return float(values[-1])
 
 
+class StopFlag:
+    """The body of the sweep's stop-flag actor (``ray.remote(num_cpus=0)(StopFlag)``, created by the driver)."""
+
+    def __init__(self):
+        self.value = False
+
+    def set(self) -> bool:
+        self.value = True
+        return True
+
+    def get(self) -> bool:
+        return self.value
+
+
+class _StopFlag:
+    """The sweep's stop request, read from the driver's flag actor at most every ``every`` seconds."""
+
+    def __init__(self, name: str | None, every: float = 1.0):
+        self.name, self.every, self._actor, self._checked, self.stopped = name, every, None, 0.0, False
+
+    def check(self, force: bool = False) -> bool:
+        if self.stopped or not self.name or (not force and time.monotonic() - self._checked < self.every):
+            return self.stopped
+        import ray
+
+        self._checked = time.monotonic()
+        try:
+            self._actor = self._actor or ray.get_actor(self.name)
+            self.stopped = bool(ray.get(self._actor.get.remote(), timeout=10))
+        except Exception:  # the driver is gone: Tune ends this trial anyway
+            pass
+        return self.stopped
+
+
 def run_trial(config: dict) -> None:
-    """Tune's function trainable: ``config["trial"]`` holds kind, params, store root, thread bound."""
+    """Tune's function trainable: ``config["trial"]`` holds kind, params, store root, thread bound, the epochs at
+    which early stopping may end the trial (the model goes with those reports) and the name of the stop flag."""
     trial = config["trial"]
+    flag = _StopFlag(trial.get("stop_flag"))
+    if flag.check(force=True):  # the sweep was stopped before this trial began
+        from ray import tune
+
+        tune.report({"epoch": 0, "val_loss": float("nan"), FINAL_KEY: True})
+        return
     bound_threads(int(trial.get("threads", 1)))
     import keras
     from ray import tune
@@ -72,7 +116,8 @@ def run_trial(config: dict) -> None:
     task = get_task(trial["kind"])
     params = task.space.validate(trial["params"])
     epochs = int(params.get("epochs", 1))
-    progress = Progress(epochs)
+    model_epochs = set(trial.get("model_epochs", ()))
+    progress, stop_event = Progress(epochs), threading.Event()
     started = time.time()
 
     def record(snap, status, error=None, metrics=None) -> str:
@@ -80,18 +125,27 @@ def run_trial(config: dict) -> None:
         return json.dumps(fields, default=_jsonable)
 
     class ReportEpoch(keras.callbacks.Callback):
-        """Per-epoch metrics, record and model to Tune; the last epoch goes with the final report instead."""
+        """Per-epoch metrics and record to Tune (with the model where Tune may stop the trial); the sweep's Stop."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            if flag.check():
+                stop_event.set()  # the trainer stops after this batch and keeps the model, as a page's Stop does
 
         def on_epoch_end(self, epoch, logs=None):
             snap = progress.snapshot()
-            if epoch + 1 >= epochs or snap["epoch"] != epoch + 1:  # last epoch, or the trainer saw a NaN
-                return
+            if flag.check():
+                stop_event.set()
+                self.model.stop_training = True
+            if epoch + 1 >= epochs or snap["epoch"] != epoch + 1 or stop_event.is_set():
+                return  # the last epoch goes with the final report; a NaN or a stop ends the training
             metrics = {k: _last(snap["history"], k) for k in snap["history"]}
+            model = model_bytes(self.model) if epoch + 1 in model_epochs else None
             tune.report({"epoch": epoch + 1, "val_loss": _last(snap["history"], "val_loss"), **metrics,
-                         RECORD_KEY: record(snap, "running"), MODEL_KEY: model_bytes(self.model)})
+                         RECORD_KEY: record(snap, "running"), MODEL_KEY: model})
 
     store = RunStore(trial["store_root"]) if trial.get("store_root") else None
-    result = run_training(task, params, progress=progress, store=store, save=False, callbacks=(ReportEpoch(),))
+    result = run_training(task, params, progress=progress, stop_event=stop_event, store=store, save=False,
+                          callbacks=(ReportEpoch(),))
     snap = progress.snapshot()
     final = {k: _last(snap["history"], k) for k in snap["history"]}
     final.update({k: v for k, v in result.metrics.items() if isinstance(v, (int, float))})

@@ -11,19 +11,29 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 
+import numpy as np
+import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 
 from core.sweep.connect import TRIAL_CPUS
-from core.sweep.trial import FINAL_KEY, MODEL_KEY, RECORD_KEY, run_trial
+from core.sweep.trial import FINAL_KEY, MODEL_KEY, RECORD_KEY, StopFlag, run_trial
 
 REDUCTION_FACTOR = 2  # ASHA keeps the better half at each rung
+STOP_GRACE = 60.0  # seconds the running trials get to stop, evaluate and report after Stop; then Tune ends them
 
 
 def grace_period(epochs: int) -> int:
     """Epochs every trial trains before ASHA may stop it: 1 for short trainings, else 2."""
     return 1 if epochs <= 4 else 2
+
+
+def asha_rungs(max_t: int, grace: int, rf: int = REDUCTION_FACTOR) -> list[int]:
+    """The epochs at which ASHA (one bracket) may stop a trial: its rungs, computed as Ray's ``_Bracket`` does."""
+    n = int(np.log(max_t / grace) / np.log(rf) + 1)
+    return [int(grace * rf**k) for k in range(n)]
 
 
 _ACTIVE: dict = {}  # sweep id -> Sweep; Tune pickles its callbacks and stopper, so they hold the id only
@@ -59,17 +69,28 @@ class _Feed(tune.Callback):
 
 
 class _StopAll(tune.Stopper):
-    """Stops the whole experiment once the sweep's stop event is set."""
+    """After the sweep's Stop: raise the trials' stop flag, then end the experiment once the running trials have
+    reported their stopped models (or after :data:`STOP_GRACE` seconds)."""
 
-    def __init__(self, sweep_id: str):
-        self.sweep_id = sweep_id
+    def __init__(self, sweep_id: str, flag_name: str):
+        self.sweep_id, self.flag_name, self.asked = sweep_id, flag_name, None
 
     def __call__(self, trial_id, result):
         return False
 
     def stop_all(self):
         sweep = _ACTIVE.get(self.sweep_id)
-        return sweep is None or sweep.stop_event.is_set()
+        if sweep is None:
+            return True
+        if not sweep.stop_event.is_set():
+            return False
+        if self.asked is None:
+            self.asked = time.monotonic()
+            try:
+                ray.get_actor(self.flag_name).set.remote()
+            except ValueError:
+                return True
+        return not sweep.has_running() or time.monotonic() - self.asked > STOP_GRACE
 
 
 def _error_text(trial) -> str:
@@ -92,13 +113,17 @@ def run_tuner(sweep) -> None:
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # no result.json / CSV / TensorBoard files
     spec = sweep.spec
     root = str(sweep.store.root.resolve())
-    trials = [{"index": i, "kind": spec.kind, "params": params, "store_root": root, "threads": TRIAL_CPUS}
-              for i, params in enumerate(sweep.params)]
-    scheduler = None
+    scheduler, rungs = None, []
     if spec.early_stop:
         epochs = spec.max_epochs
+        grace = min(grace_period(epochs), epochs)
         scheduler = ASHAScheduler(time_attr="epoch", metric="val_loss", mode="min", max_t=epochs,
-                                  grace_period=min(grace_period(epochs), epochs), reduction_factor=REDUCTION_FACTOR)
+                                  grace_period=grace, reduction_factor=REDUCTION_FACTOR)
+        rungs = asha_rungs(epochs, grace)
+    flag_name = f"nn-playground-stop-{sweep.id}"
+    flag = ray.remote(num_cpus=0)(StopFlag).options(name=flag_name).remote()
+    trials = [{"index": i, "kind": spec.kind, "params": params, "store_root": root, "threads": TRIAL_CPUS,
+               "model_epochs": rungs, "stop_flag": flag_name} for i, params in enumerate(sweep.params)]
 
     def name(trial) -> str:
         return f"trial-{trial.config['trial']['index']:03d}"
@@ -112,10 +137,11 @@ def run_tuner(sweep) -> None:
             tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=spec.concurrency, scheduler=scheduler,
                                         reuse_actors=True, trial_name_creator=name, trial_dirname_creator=name),
             run_config=tune.RunConfig(name=sweep.id, storage_path=storage, callbacks=[_Feed(sweep.id)],
-                                      stop=_StopAll(sweep.id), verbose=0, log_to_file=False,
+                                      stop=_StopAll(sweep.id, flag_name), verbose=0, log_to_file=False,
                                       failure_config=tune.FailureConfig(max_failures=0)),
         )
         tuner.fit()
     finally:
         _ACTIVE.pop(sweep.id, None)
+        ray.kill(flag)
         shutil.rmtree(storage, ignore_errors=True)
