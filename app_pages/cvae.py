@@ -1,7 +1,5 @@
 """CVAE: train the portfolio's convolutional VAE, see its 2-D latent space, move through it, classify from it."""
 
-# ruff: noqa: E402 (the heavy modules are imported after the page's first paint)
-
 import numpy as np
 import streamlit as st
 

@@ -1,7 +1,5 @@
 """Iris: train the portfolio's feed-forward classifier, look at what it learned, classify a new flower."""
 
-# ruff: noqa: E402 (the heavy modules are imported after the page's first paint)
-
 import streamlit as st
 
 from core.iris.data import EXAMPLES, FEATURES, SPECIES

@@ -1,8 +1,6 @@
 """MNIST CNN: learn convolution, train the portfolio's network (with or without inverted copies),
 then draw or upload digits and see what it predicts, why, and how the augmentation changes that."""
 
-# ruff: noqa: E402 (the heavy modules are imported after the page's first paint)
-
 import numpy as np
 import streamlit as st
 

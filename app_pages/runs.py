@@ -1,7 +1,5 @@
 """Runs: every finished or stopped training, to compare, reproduce, export and clean up."""
 
-# ruff: noqa: E402 (the heavy modules are imported after the page's first paint)
-
 import streamlit as st
 
 from core.export import FORMATS, export_archive
