@@ -225,11 +225,12 @@ def bench_rerun(n_images: int | None = None, repeats: int = 10) -> dict:
     return figures
 
 
-def bench_sweep(n_images: int | None = None, trials: int = 8, epochs: int = 10) -> dict:
+def bench_sweep(n_images: int | None = None, trials: int = 8, epochs: int = 40) -> dict:
     """Wall seconds of 8 Iris trials on a local Ray with concurrency 1 vs 2 (ratio; bar >= 1.5x).
 
-    4 learning rates x 2 seeds at the portfolio's other settings, one CPU per trial, measured one after the other
-    in one process after Ray has started (Ray's start is not counted; each sweep starts its own workers).
+    4 learning rates x 2 seeds, 40 epochs each (the portfolio's other settings), one CPU per trial, measured one
+    after the other in one process once Ray has started. Each sweep starts its own workers (TensorFlow's import,
+    several seconds, counts in both); trials long enough that the training, which runs in parallel, dominates.
     """
     import tempfile
 

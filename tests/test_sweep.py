@@ -7,6 +7,7 @@ others' runs intact; stopping keeps the finished trials; bad input is one ``erro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -40,12 +41,11 @@ def local_ray():
     """One local Ray (this machine's CPUs) for the whole session; the trials' workers import ``core`` from here."""
     from core.sweep import connect
 
-    mp = pytest.MonkeyPatch()
-    mp.delenv("RAY_ADDRESS", raising=False)
-    assert connect.ensure_ray(None) is None
-    yield
-    connect.shutdown()
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("RAY_ADDRESS", raising=False)
+        assert connect.ensure_ray(None) is None
+        yield
+        connect.shutdown()
 
 
 def _run(spec: SweepSpec, store: RunStore, on_snapshot=None) -> dict:
@@ -65,14 +65,8 @@ def lr_sweep(local_ray, tmp_path_factory):
     store = RunStore(tmp_path_factory.mktemp("lr-sweep"))
     spec = SweepSpec("iris", base=SMALL, vary={"learning_rate": [1e-3, 1e-2, 3e-2]}, seeds=2, concurrency=2)
     live = []
-
-    def watch(sweep):
-        snap = sweep.snapshot()
-        if snap["status"] == RUNNING:
-            live.append(snap)
-
-    snap = _run(spec, store, watch)
-    return spec, store, snap, live
+    snap = _run(spec, store, lambda sweep: live.append(sweep.snapshot()))
+    return spec, store, snap, [s for s in live if s["status"] == RUNNING]
 
 
 def test_each_trial_is_a_stored_run_equal_to_a_single_training(lr_sweep):
@@ -130,6 +124,8 @@ def test_bands_and_confidence_intervals_equal_numpy_on_the_stored_curves(lr_swee
         assert row["n"] == 2 and row["mean"] == pytest.approx(final.mean(), abs=1e-12)
         assert row["std"] == pytest.approx(final.std(ddof=1), abs=1e-12)
         assert (row["ci_low"], row["ci_high"]) == pytest.approx((final.mean() - half, final.mean() + half), abs=1e-12)
+    live = {b["label"]: b for b in sweep_stats.epoch_bands(sweep_stats.snapshot_records(snap), "val_loss")}
+    assert live == bands  # the live view (from the snapshot) and the stored runs agree
     means = [r["mean"] for r in sweep_stats.final_summary(runs)]
     assert means == sorted(means, reverse=True)  # best (highest accuracy) first
     importance = sweep_stats.parameter_importance(runs)
@@ -211,14 +207,6 @@ def test_stopping_a_sweep_keeps_the_finished_trials(local_ray, tmp_path):
     assert len(stored) == sum(t["run_id"] is not None for t in snap["trials"])
 
 
-def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    from core.cli import main
-
-    code = main(argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -242,8 +230,10 @@ def _listening(port: int) -> bool:
     (["--vary", "units=3,4", "--address", "127.0.0.1:{port}"], "cannot reach a Ray cluster at 127.0.0.1:"),
 ])
 def test_bad_input_is_one_error_line_and_starts_nothing(args, message, runs_dir, capsys):
-    args = [a.replace("{port}", str(_free_port())) for a in args]
-    code, out, err = _cli(["sweep", "iris", *args], capsys)
+    from core.cli import main
+
+    code = main(["sweep", "iris", *(a.replace("{port}", str(_free_port())) for a in args)])
+    out, err = capsys.readouterr()
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
@@ -289,14 +279,9 @@ def ray_head(tmp_path):
         yield f"127.0.0.1:{port}"
     finally:
         for sig in (signal.SIGTERM, signal.SIGKILL):  # the head's own process group: nothing else is in it
-            try:
+            with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
                 os.killpg(head.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
                 head.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
         shutil.rmtree(temp, ignore_errors=True)
 
 

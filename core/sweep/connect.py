@@ -7,6 +7,7 @@ Ray head fails after :data:`PROBE_TIMEOUT` seconds instead of hanging, each with
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import socket
@@ -144,6 +145,9 @@ def ensure_ray(address: str | None = None) -> str | None:
             raise SweepError(f"Ray did not start{' at ' + address if address else ''}: "
                              f"{type(err).__name__}: {str(err).splitlines()[0][:300]}") from None
         _connected["address"] = address
+        # Disconnect when the process ends: at the interpreter's own shutdown (as concurrent.futures does), because
+        # from a plain atexit handler Ray's clean-up waits a minute for its stopped services, then exits with 1.
+        getattr(threading, "_register_atexit", atexit.register)(shutdown)
         return address
 
 
@@ -157,8 +161,8 @@ def cluster_cpus() -> int:
 def shutdown() -> None:
     """Disconnect from Ray (stopping the local Ray this process started); a later sweep connects again.
 
-    A process that used Ray must call this before it exits: without it Ray's clean-up waits a minute for its
-    stopped services and the process ends with status 1.
+    :func:`ensure_ray` arranges for this to run when the process ends (a server stopped with Ctrl-C); the CLI and
+    the bench call it as soon as they are done.
     """
     with _lock:
         if "address" in _connected:

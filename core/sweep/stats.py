@@ -35,6 +35,13 @@ def sweep_runs(store, sweep_id: str | None = None) -> list[dict]:
     return sorted(runs, key=lambda r: (r["sweep"], r.get("sweep_index", 0), r.get("seed", 0)))
 
 
+def snapshot_records(snapshot: dict) -> list[dict]:
+    """A running sweep's trials (``Sweep.snapshot()``) as records, so the same bands and tables show it live."""
+    return [{"kind": snapshot["kind"], "sweep": snapshot["id"], "sweep_config": t["config"], "seed": t["seed"],
+             "sweep_index": t["index"], "status": t["status"], "history": t["history"], "metrics": t["metrics"],
+             "epochs_completed": t["epoch"], "id": t["run_id"]} for t in snapshot["trials"]]
+
+
 def list_sweeps(store) -> list[dict]:
     """One entry per stored sweep, newest first: id, kind, started, runs, configurations, runs per status."""
     sweeps: dict[str, dict] = {}
