@@ -225,19 +225,21 @@ def bench_rerun(n_images: int | None = None, repeats: int = 10) -> dict:
     return figures
 
 
-def bench_sweep(n_images: int | None = None, trials: int = 8, epochs: int = 40) -> dict:
+def bench_sweep(n_images: int | None = None, trials: int = 8, epochs: int | None = None) -> dict:
     """Wall seconds of 8 Iris trials on a local Ray with concurrency 1 vs 2 (ratio; bar >= 1.5x).
 
     4 learning rates x 2 seeds, 40 epochs each (the portfolio's other settings), one CPU per trial, measured one
     after the other in one process once Ray has started. Each sweep starts its own workers (TensorFlow's import,
     several seconds, counts in both); trials long enough that the training, which runs in parallel, dominates.
+    ``n_images`` (``--images``): training examples per trial instead, 2,400 per epoch (a quick check).
     """
     import tempfile
 
     from core.store import RunStore
     from core.sweep import Sweep, SweepSpec, connect
 
-    connect.ensure_ray(None)
+    epochs = epochs or (max(1, round(n_images / 2400)) if n_images else 40)
+    connect.ensure_ray("local")  # this machine, whatever $RAY_ADDRESS says
     spec_args = dict(base={"epochs": epochs}, vary={"learning_rate": [1e-3, 3e-3, 1e-2, 3e-2][: max(1, trials // 2)]},
                      seeds=2)
     seconds = {}
