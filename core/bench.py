@@ -241,7 +241,7 @@ def bench_sweep(n_images: int | None = None, trials: int = 8, epochs: int | None
     epochs = epochs or (max(1, round(n_images / 2400)) if n_images else 40)
     connect.ensure_ray("local")  # this machine, whatever $RAY_ADDRESS says
     spec_args = dict(base={"epochs": epochs}, vary={"learning_rate": [1e-3, 3e-3, 1e-2, 3e-2][: max(1, trials // 2)]},
-                     seeds=2)
+                     seeds=2, address="local")
     seconds = {}
     try:
         for concurrency in (1, 2):
