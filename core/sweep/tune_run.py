@@ -8,6 +8,7 @@ run store, and the models travel in the results, which the callback removes befo
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -111,6 +112,8 @@ def run_tuner(sweep) -> None:
     """Run every trial of ``sweep`` on the connected Ray and feed its events to the sweep (blocks)."""
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # with verbose=0: nothing on the console
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # no result.json / CSV / TensorBoard files
+    for name in ("ray.tune", "ray.train"):  # a crashed trial's traceback: the sweep reports it, once, as the trial's error
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     spec = sweep.spec
     root = str(sweep.store.root.resolve())
     scheduler, rungs = None, []
