@@ -8,6 +8,7 @@ from core.cvae.task import N_RECONSTRUCTIONS, PRESETS, SPACE
 from ui.controls import apply_params, param_controls
 from ui.model_panel import model_panel
 from ui.session import cached, ensure_tf, get_current, get_job, store
+from ui.sweep_panel import sweep_panel
 from ui.training_panel import training_panel
 
 KIND = "cvae"
@@ -59,6 +60,7 @@ def _reconstructions(snap: dict) -> None:
 
 
 training_panel(KIND, params, extra=_reconstructions)
+sweep_panel(KIND, params)
 current = get_current(KIND)
 if current is None:
     st.info("Train a model (the **Quick** preset takes about a minute) or load a saved one below.")

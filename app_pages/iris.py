@@ -8,6 +8,7 @@ from core.tasks import Prepared
 from ui.controls import param_controls
 from ui.model_panel import model_panel
 from ui.session import cached, ensure_tf, get_current
+from ui.sweep_panel import sweep_panel
 from ui.training_panel import training_panel
 
 KIND = "iris"
@@ -28,6 +29,7 @@ st.markdown(
 st.sidebar.header("Hyper-parameters")
 params = param_controls(SPACE, KIND)
 training_panel(KIND, params)
+sweep_panel(KIND, params)
 
 current = get_current(KIND)
 if current is None:

@@ -8,6 +8,7 @@ from core.mnist.task import PRESETS, SPACE
 from ui.controls import apply_params, param_controls
 from ui.model_panel import model_panel
 from ui.session import cached, ensure_tf, get_current, load_run_model, saved_runs, store
+from ui.sweep_panel import sweep_panel
 from ui.training_panel import training_panel
 
 KIND = "cnn"
@@ -73,6 +74,7 @@ with st.expander("Convolution by hand: edge kernels on a digit", expanded=get_cu
         cols[2].image(upscale(normalize01(np.maximum(-response, 0)), 4), caption="I * K, negative part", clamp=True)
 
 training_panel(KIND, params)
+sweep_panel(KIND, params)
 current = get_current(KIND)
 if current is None:
     st.info("Train a model (the **Quick** preset takes about 20 s) or load a saved one below to read digits.")

@@ -5,11 +5,14 @@ import streamlit as st
 from core.export import FORMATS, export_archive
 from core.params import ParamError
 from core.registry import get_task, kinds
-from ui.controls import apply_params
+from ui.controls import switch_with_params
 from ui.model_panel import headline, open_run
-from ui.session import PAGE_OF, get_job, start_job, store
+from ui.session import get_job, start_job, store
+from ui.sweep_view import sweep_view
 
 st.set_page_config(page_title="Runs · NN playground")
+if goto := st.session_state.pop("runs.goto", None):  # (kind, settings), set by Open's and Re-run's callbacks
+    switch_with_params(*goto)
 st.title("📊 Runs")
 st.markdown(f"Every training you finish or stop is a run, stored in `{store().root}` (set `NN_PLAYGROUND_RUNS` to "
             "move it). Select runs in the table to overlay their curves and compare their settings.")
@@ -21,9 +24,12 @@ damaged = [r for r in all_runs if r.damaged]
 runs = [r for r in all_runs if not r.damaged and r.kind in (kind_filter or [])]
 for r in damaged:
     st.warning(f"Run `{r.run_id}` is damaged and cannot be read ({r.error}). Delete its folder `{r.path}`.")
+sweep_view()
 if not runs:
     st.info("No runs yet: train a model on one of the model pages.")
     st.stop()
+if any(r.record.get("sweep") for r in runs):
+    st.header("All runs")
 
 
 rows = [{"run": r.run_id, "model": r.kind, "status": r.record.get("status"), "started": r.record.get("started"),
@@ -70,8 +76,7 @@ def _rerun(run) -> None:
     except ParamError as err:
         st.session_state["runs.error"] = f"Cannot re-run {run.run_id}: {err}"
         return
-    apply_params(run.kind, params)
-    st.session_state["runs.goto"] = run.kind
+    st.session_state["runs.goto"] = (run.kind, params)
 
 
 def _open(run) -> None:
@@ -79,7 +84,7 @@ def _open(run) -> None:
     if error:
         st.session_state["runs.error"] = error
     else:
-        st.session_state["runs.goto"] = run.kind
+        st.session_state["runs.goto"] = (run.kind, run.record["params"])
 
 
 def _delete(ids) -> None:
@@ -115,5 +120,3 @@ confirm = st.checkbox(f"Yes, delete the {len(selected)} selected run(s)", key="r
 st.button("Delete selected", disabled=not confirm, on_click=_delete, args=([r.run_id for r in selected],),
           key="runs.delete")
 
-if goto := st.session_state.pop("runs.goto", None):
-    st.switch_page(PAGE_OF[goto])

@@ -27,14 +27,14 @@ def bands_figure(bands: list[dict], metric: str, title: str = "") -> go.Figure:
         epochs, mean, std = band["epochs"], band["mean"], band["std"]
         upper = [m + s for m, s in zip(mean, std)]
         lower = [m - s for m, s in zip(mean, std)]
-        fig.add_scatter(x=[*epochs, *epochs[::-1]], y=[*upper, *lower[::-1]], fill="toself",
+        fig.add_scatter(x=[*epochs, *epochs[::-1]], y=[*upper, *lower[::-1]], fill="toself", mode="lines",
                         fillcolor=_rgba(color, 0.18), line=dict(width=0), hoverinfo="skip", showlegend=False,
                         legendgroup=band["label"], name=f"{band['label']} ± std")
         fig.add_scatter(x=epochs, y=mean, mode="lines+markers", name=f"{band['label']} (n={max(band['n'])})",
                         line=dict(color=color, width=2), legendgroup=band["label"],
                         customdata=[[s, n] for s, n in zip(std, band["n"])],
                         hovertemplate="epoch %{x}: %{y:.4f} ± %{customdata[0]:.4f} (n=%{customdata[1]})")
-    fig.update_xaxes(title="epoch", rangemode="tozero")
+    fig.update_xaxes(title="epoch", dtick=1)
     fig.update_yaxes(title=metric.replace("_", " "))
     return _layout(fig, title=title or f"{metric.replace('_', ' ')}: mean ± std across seeds", uirevision="bands")
 

@@ -70,3 +70,21 @@ def apply_params(kind: str, params: dict) -> None:
     """Put stored settings (a run's) into the widgets; call from a callback or before they are rendered."""
     for name, value in params.items():
         st.session_state[widget_key(kind, name)] = value
+
+
+def query_for(kind: str, params: dict) -> dict[str, str]:
+    """The URL query string of these settings (``?iris.epochs=25&...``), as the widgets bind it."""
+    from core.registry import get_task
+
+    space = get_task(kind).space
+    return {widget_key(kind, name): text for name, text in space.to_strings(params).items()}
+
+
+def switch_with_params(kind: str, params: dict) -> None:
+    """Go to ``kind``'s page with these settings in its widgets and in its address, so a copied link reproduces
+    them (not from a callback: ``st.switch_page`` ends the script run)."""
+    from ui.session import PAGE_OF
+
+    apply_params(kind, params)
+    st.switch_page(PAGE_OF[kind], query_params=query_for(kind, params))
+

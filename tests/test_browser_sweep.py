@@ -1,0 +1,49 @@
+"""A sweep from a model page, watched on the Runs page, in a real (headless Debian) chromium: one mean ± std band
+per configuration and the parallel-coordinates plot of settings -> final accuracy."""
+
+import pytest
+
+from tests.browser_support import open_page, wait_idle, wait_text
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PLOTS = """
+() => [...document.querySelectorAll('.js-plotly-plot')].map(p => ({
+  title: (p._fullLayout && p._fullLayout.title && p._fullLayout.title.text) || '',
+  traces: (p._fullData || []).map(t => ({type: t.type, name: t.name, fill: t.fill || ''})),
+}))
+"""
+
+
+def test_a_sweep_started_on_the_iris_page_shows_bands_and_parallel_coordinates(app_server, browser_page):
+    page = browser_page
+    open_page(page, f"{app_server}/Iris?iris.epochs=3&iris.repeat=2")
+    page.get_by_text("Sweep: compare settings and seeds").click()
+    vary = page.locator("input[aria-label='Vary']")
+    vary.click()
+    page.keyboard.type("Learning rate")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    values = page.get_by_label("Learning rate: values")
+    values.wait_for()
+    values.fill("0.001,0.01")
+    values.press("Enter")
+    wait_idle(page)
+    wait_text(page, "4 trials")  # 2 configurations x 2 seeds, said before anything starts
+    page.get_by_role("button", name="Start the sweep").click()
+    wait_text(page, "Watch it live on the Runs page")
+
+    open_page(page, f"{app_server}/Runs")
+    wait_text(page, "Sweeps")
+    wait_text(page, "4 of 4 trials finished", timeout=240)
+    wait_text(page, "Mattered most", timeout=60)
+    plots = page.evaluate(PLOTS)
+    bands = next(p for p in plots if "mean ± std across seeds" in p["title"])
+    means = [t["name"] for t in bands["traces"] if t["fill"] != "toself"]
+    assert sorted(means) == ["learning_rate=0.001 (n=2)", "learning_rate=0.01 (n=2)"], bands
+    assert sum(t["fill"] == "toself" for t in bands["traces"]) == 2  # one band per configuration
+    assert any(t["type"] == "parcoords" for p in plots for t in p["traces"]), plots
+    page.get_by_role("button", name="Use the best configuration on its page").click()
+    wait_text(page, "Iris: a feed-forward classifier")
+    assert page.url.split("?")[0].endswith("/Iris")
+    assert page.locator("input[aria-label='Learning rate']").input_value() == "1.0e-2"  # 0.01 beat 0.001 on every seed
