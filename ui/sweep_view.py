@@ -19,6 +19,7 @@ from core.sweep.stats import (
     headline_metric,
     list_sweeps,
     parameter_importance,
+    snapshot_records,
     sweep_runs,
 )
 from core.sweep_plots import bands_figure, parallel_coordinates_figure
@@ -27,13 +28,6 @@ from ui.session import store
 from ui.sweep_panel import get_sweep
 
 REFRESH_SECONDS = 1.0
-
-
-def live_records(snap: dict) -> list[dict]:
-    """A running sweep's trials as run-like records (curves so far), for the same statistics as stored runs."""
-    return [{"id": t["run_id"], "kind": snap["kind"], "sweep": snap["id"], "sweep_config": t["config"],
-             "seed": t["seed"], "status": t["status"], "history": t["history"], "metrics": t["metrics"]}
-            for t in snap["trials"]]
 
 
 def _use_best(kind: str, records: list[dict], metric: str) -> None:
@@ -62,7 +56,7 @@ def _draw(sweep_id: str) -> None:
         del st.session_state["runs.sweep.watching"]
         st.rerun()  # it just ended: a full run of the page lists its runs and stops the timer
     snap = live.snapshot() if is_live else None
-    records = live_records(snap) if is_live and live.running else sweep_runs(store(), sweep_id)
+    records = snapshot_records(snap) if is_live and live.running else sweep_runs(store(), sweep_id)
     if not records:
         st.info("No trial of this sweep has reported yet.")
         return
