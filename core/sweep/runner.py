@@ -69,8 +69,8 @@ class Sweep:
         self._state = {
             "id": self.id, "kind": spec.kind, "spec": spec.to_dict(), "status": PENDING, "phase": "waiting",
             "address": None, "error": None, "started": time.time(), "finished": None, "events": [], "version": 0,
-            "trials": [{"index": i, "trial_id": None, "config": t.config, "seed": t.seed, "status": PENDING,
-                        "epoch": 0, "epochs": self.params[i].get("epochs", 0), "history": {}, "metrics": {},
+            "trials": [{"index": i, "trial_id": None, "config": t.config, "seed": t.seed, "params": self.params[i],
+                        "status": PENDING, "epoch": 0, "epochs": self.params[i].get("epochs", 0), "history": {}, "metrics": {},
                         "error": None, "run_id": None, "early_stopped": False, "started": None, "finished": None}
                        for i, t in enumerate(self.trials)],
         }

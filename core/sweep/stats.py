@@ -39,6 +39,7 @@ def snapshot_records(snapshot: dict) -> list[dict]:
     """A running sweep's trials (``Sweep.snapshot()``) as records, so the same bands and tables show it live."""
     return [{"kind": snapshot["kind"], "sweep": snapshot["id"], "sweep_config": t["config"], "seed": t["seed"],
              "sweep_index": t["index"], "status": t["status"], "history": t["history"], "metrics": t["metrics"],
+             "params": t.get("params", {}),
              "epochs_completed": t["epoch"], "id": t["run_id"]} for t in snapshot["trials"]]
 
 
