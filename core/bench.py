@@ -262,10 +262,32 @@ def bench_sweep(n_images: int | None = None, trials: int = 8, epochs: int | None
     return figures
 
 
+def bench_memory(n_images: int | None = None) -> dict:
+    """Resident-memory growth over 50 small Iris trainings (``--images``: how many) with the traced graphs freed, and
+    the baseline (``free_graphs=False``, the old leak) over 10; each side in a fresh process, 3 warm-up trainings
+    (:func:`core.training.memory_growth`). Bar: < 50 MB over 50."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    n, figures = n_images or 50, {}
+    for side, free, count in (("baseline", False, min(n, 10)), ("fixed", True, n)):
+        code = f"import json, core.training as t; print(json.dumps(t.memory_growth({count}, free_graphs={free})))"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parents[1]).stdout
+        f = figures[side] = json.loads(out.strip().splitlines()[-1])
+        print(f"{side} ({'graphs freed' if free else 'graphs kept'}): {f['growth_mb']:+.1f} MB over {count} trainings, "
+              f"{f['per_training_mb']:+.2f} MB each (extrapolated to {n}: {f['per_training_mb'] * n:.0f} MB), "
+              f"{f['seconds_per_training']:.2f} s each", flush=True)
+    return figures
+
+
 BENCHES = {
     "cnn": bench_cnn,
     "cvae": bench_cvae,
     "iris": bench_iris,
+    "memory": bench_memory,
     "rerun": bench_rerun,
     "sweep": bench_sweep,
 }
