@@ -6,7 +6,7 @@ import streamlit as st
 from core.cvae.latent_task import SPACE as LATENT_SPACE
 from core.cvae.task import N_RECONSTRUCTIONS, PRESETS, SPACE
 from ui.controls import apply_params, param_controls
-from ui.model_panel import model_panel
+from ui.model_panel import model_panel, require_model
 from ui.session import cached, ensure_tf, get_current, get_job, store
 from ui.sweep_panel import sweep_panel
 from ui.training_panel import training_panel
@@ -61,11 +61,7 @@ def _reconstructions(snap: dict) -> None:
 
 training_panel(KIND, params, extra=_reconstructions)
 sweep_panel(KIND, params)
-current = get_current(KIND)
-if current is None:
-    st.info("Train a model (the **Quick** preset takes about a minute) or load a saved one below.")
-    model_panel(KIND)
-    st.stop()
+current = require_model(KIND, "Train a model (the **Quick** preset takes about a minute) or load a saved one below.")
 
 model = current.model
 latent_dim = int(current.params.get("latent_dim", 2))

@@ -6,7 +6,7 @@ from core.iris.data import EXAMPLES, FEATURES, SPECIES
 from core.iris.task import SPACE, TASK
 from core.tasks import Prepared
 from ui.controls import param_controls
-from ui.model_panel import model_panel
+from ui.model_panel import model_panel, require_model
 from ui.session import cached, ensure_tf, get_current
 from ui.sweep_panel import sweep_panel
 from ui.training_panel import training_panel
@@ -31,12 +31,8 @@ params = param_controls(SPACE, KIND)
 training_panel(KIND, params)
 sweep_panel(KIND, params)
 
-current = get_current(KIND)
-if current is None:
-    st.info("Train a model (or load a saved one below) to see its test accuracy, its decision regions and to "
-            "classify a flower of your own.")
-    model_panel(KIND)
-    st.stop()
+current = require_model(KIND, "Train a model (or load a saved one below) to see its test accuracy, its decision "
+                               "regions and to classify a flower of your own.")
 
 ensure_tf()
 import numpy as np

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.mnist.task import PRESETS, SPACE
 from ui.controls import apply_params, param_controls
-from ui.model_panel import model_panel
+from ui.model_panel import model_panel, require_model
 from ui.session import cached, ensure_tf, get_current, load_run_model, saved_runs, store
 from ui.sweep_panel import sweep_panel
 from ui.training_panel import training_panel
@@ -75,11 +75,8 @@ with st.expander("Convolution by hand: edge kernels on a digit", expanded=get_cu
 
 training_panel(KIND, params)
 sweep_panel(KIND, params)
-current = get_current(KIND)
-if current is None:
-    st.info("Train a model (the **Quick** preset takes about 20 s) or load a saved one below to read digits.")
-    model_panel(KIND)
-    st.stop()
+current = require_model(KIND, "Train a model (the **Quick** preset takes about 20 s) or load a saved one below "
+                               "to read digits.")
 
 
 def _evaluate(model):

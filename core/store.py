@@ -67,7 +67,7 @@ def write_json_atomic(path: Path, data: dict) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, default=_jsonable)
+            json.dump(data, fh, indent=1, default=jsonable)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -139,7 +139,7 @@ def load_model_bytes(data: bytes, name: str = "upload.keras", custom_objects: di
             raise ModelLoadError(str(err).replace("upload.keras", name)) from err
 
 
-def _jsonable(value):
+def jsonable(value):
     """JSON for NumPy scalars and arrays (metrics, confusion matrices); anything else as text."""
     import numpy as np
 

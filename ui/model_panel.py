@@ -97,3 +97,14 @@ def model_panel(kind: str) -> None:
             message = st.session_state.get(f"{kind}.upload_message")
             if message:
                 (st.error if message[0] == "error" else st.success)(message[1])
+
+
+def require_model(kind: str, hint: str) -> Current:
+    """The page's current model; without one, ``hint`` (what to do first), the saved models, and the page ends here."""
+    current = get_current(kind)
+    if current is None:
+        st.info(hint)
+        model_panel(kind)
+        st.stop()
+    return current
+

@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from core.store import jsonable
+
 MODEL_KEY, RECORD_KEY, FINAL_KEY = "_model", "_record", "_final"  # popped by the driver before Tune logs results
 
 
@@ -32,16 +34,6 @@ def bound_threads(n: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(n)
     except RuntimeError:  # already initialised by an earlier trial of this (reused) worker, with the same bound
         pass
-
-
-def _jsonable(value):
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 def model_bytes(model) -> bytes | None:
@@ -122,7 +114,7 @@ def run_trial(config: dict) -> None:
 
     def record(snap, status, error=None, metrics=None) -> str:
         fields = run_record(task, params, snap.get("data") or {}, snap, status, error, metrics or {}, started)
-        return json.dumps(fields, default=_jsonable)
+        return json.dumps(fields, default=jsonable)
 
     class ReportEpoch(keras.callbacks.Callback):
         """Per-epoch metrics and record to Tune (with the model where Tune may stop the trial); the sweep's Stop."""
