@@ -114,6 +114,32 @@ def _runtime_env(address: str | None) -> dict:
     return {"env_vars": env, "py_modules": [str(PROJECT_ROOT / "core")], "excludes": ["__pycache__", "*.pyc"]}
 
 
+def _init_in_host_thread(**kwargs) -> None:
+    """``ray.init`` for a local Ray, from a thread that lives as long as the process.
+
+    Ray starts its local services (GCS, raylet) with Linux's ``PR_SET_PDEATHSIG``, which fires when the *thread*
+    that started them ends, not the process: started from a sweep's own thread, they were killed as soon as that
+    sweep finished, and a minute later Ray ended the whole process (the web server, for everyone).
+    """
+    import ray
+
+    started, failure = threading.Event(), []
+
+    def host() -> None:
+        try:
+            ray.init(**kwargs)
+        except BaseException as err:  # handed to the caller
+            failure.append(err)
+        started.set()
+        if not failure:
+            threading.Event().wait()  # the services' parent thread stays until the process ends
+
+    threading.Thread(target=host, name="ray-host", daemon=True).start()
+    started.wait()
+    if failure:
+        raise failure[0]
+
+
 def ensure_ray(address: str | None = None) -> str | None:
     """Connect this process to Ray once: the cluster at ``address`` (or ``$RAY_ADDRESS``), else a local Ray with
     this machine's CPUs and no dashboard. Returns the address in use (None: local). Raises :class:`SweepError`."""
@@ -135,9 +161,9 @@ def ensure_ray(address: str | None = None) -> str | None:
                              f"restart it to use {address or 'a local Ray'}")
         try:
             if address is None:
-                ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False,
-                         ignore_reinit_error=True, log_to_driver=False, logging_level=logging.ERROR,
-                         runtime_env=_runtime_env(None))
+                _init_in_host_thread(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False,
+                                     ignore_reinit_error=True, log_to_driver=False, logging_level=logging.ERROR,
+                                     runtime_env=_runtime_env(None))
             else:
                 ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR,
                          runtime_env=_runtime_env(address))
