@@ -82,7 +82,9 @@ def test_cli_predicts_image_files(short_runs, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-m", "core", "predict", "cnn", str(model_path), *files, "--json"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
-    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.returncode == 2, out.stderr[-2000:]  # one unreadable file: status 2, the others still predicted
+    assert [line for line in out.stderr.splitlines() if line.startswith("error:")] == [
+        f"error: {tmp_path / 'broken.png'}: This is not a readable PNG or JPEG image (UnidentifiedImageError)."]
     results = json.loads(out.stdout)
     assert [r["digit"] for r in results[:3]] == list(y)
     assert all(r["inverted"] for r in results[:3])
