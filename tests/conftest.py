@@ -31,6 +31,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 SERVER_START_TIMEOUT = 60
+SERVER_LOGS: dict[str, Path] = {}  # base URL -> the log file of the server serving it (shown when a test fails)
 
 
 def _project_env(runs_dir: Path | str) -> dict[str, str]:
@@ -110,6 +111,7 @@ def _serve(runs: Path):
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=_project_env(runs), stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
+        SERVER_LOGS[url] = log_path
         try:
             deadline = time.time() + SERVER_START_TIMEOUT
             while True:
@@ -180,6 +182,26 @@ def browser_page(_chromium):
         yield page
     finally:
         context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test reports what the page showed and the end of its server's log (CI keeps only this)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    funcargs = getattr(item, "funcargs", {})
+    page = funcargs.get("browser_page")
+    if page is not None:
+        try:
+            report.sections.append(("page text at the failure", page.inner_text("body", timeout=5000)[:4000]))
+        except Exception as err:  # the page may be gone; the report must still be written
+            report.sections.append(("page text at the failure", f"unavailable: {err}"))
+    for name in ("app_server", "fresh_app_server"):
+        log = SERVER_LOGS.get(funcargs.get(name))
+        if log is not None and log.is_file():
+            report.sections.append((f"end of the {name} log", log.read_text(errors="replace")[-4000:]))
 
 
 def pytest_report_header(config):

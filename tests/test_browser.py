@@ -59,7 +59,7 @@ def test_curves_grow_while_training_then_accuracy_and_predictions(app_server, br
     progress.wait_for(timeout=30_000)
 
     seen = []  # (progress text, batch points) while the progress still says "Training"
-    deadline = time.time() + 90
+    deadline = time.time() + 180  # generous: on a loaded 2-core machine chromium's redraws slow the training
     while time.time() < deadline:
         text = progress.inner_text().strip()
         if text.startswith("Training"):
@@ -72,7 +72,7 @@ def test_curves_grow_while_training_then_accuracy_and_predictions(app_server, br
     assert len(set(counts)) >= 2, f"the loss curve did not gain points while training: {seen}"
     assert counts == sorted(counts) and counts[0] < 30 * 75
 
-    accuracy = float(re.search(r"([\d.]+)%", metric(page, "Test accuracy").inner_text()).group(1))
+    accuracy = float(re.search(r"([\d.]+)%", metric(page, "Test accuracy", timeout=150).inner_text()).group(1))
     print(f"browser, 30 epochs: test accuracy {accuracy}%")
     assert accuracy >= 93.0
     assert page.evaluate(BATCH_POINTS) == 30 * 75
