@@ -12,7 +12,7 @@ who opens a link such as ``/Iris`` got a "Page not found" dialog over the right 
 
 import streamlit as st
 
-from ui.session import remember_browser
+from ui.session import account_box, remember_browser
 
 PAGES = [
     st.Page("app_pages/home.py", title="Home", icon="🧠", default=True),
@@ -25,4 +25,5 @@ PAGES = [
 st.set_page_config(layout="wide")
 page = st.navigation(PAGES)
 remember_browser()
+account_box()
 page.run()

@@ -6,9 +6,11 @@ import streamlit as st
 from core.cvae.latent_task import SPACE as LATENT_SPACE
 from core.cvae.task import N_RECONSTRUCTIONS, PRESETS, SPACE
 from ui.controls import apply_params, param_controls
+from ui.digits import mnist_or_stop
 from ui.model_panel import model_panel, require_model
-from ui.session import cached, ensure_tf, get_current, get_job, store
+from ui.session import cached, ensure_tf, get_current, get_job, visible_runs
 from ui.sweep_panel import sweep_panel
+from ui.text import literal
 from ui.training_panel import training_panel
 
 KIND = "cvae"
@@ -40,11 +42,9 @@ ensure_tf()
 from core.cvae import data as cvae_data
 from core.cvae import elbo as cvae_elbo
 from core.cvae import latent
-from core.mnist.data import load_mnist
 from core.plots import image_grid, latent_scatter, upscale
 
-with st.spinner("Loading MNIST…"):
-    data = load_mnist(params["data_path"] or None)
+data = mnist_or_stop(KIND, params)
 st.info(f"**Data:** {data.description} (binarised: pixel/255 > 0.5)", icon="🗂️")
 
 
@@ -159,7 +159,7 @@ def your_digit() -> None:
     with right:
         for digit in digits:
             if digit.error:
-                st.info(f"{digit.name}: {digit.error}")
+                st.info(f"{literal(digit.name)}: {literal(digit.error, 400)}")
                 continue
             x = (digit.image * 255).astype("uint8")[None]
             mean, _ = latent.encode_means(model, x)
@@ -186,5 +186,5 @@ def your_digit() -> None:
 
 your_digit()
 model_panel(KIND)
-if get_job("latent") is not None or store().list("latent"):
+if get_job("latent") is not None or visible_runs("latent"):
     model_panel("latent")

@@ -6,8 +6,9 @@ import streamlit as st
 
 from core.mnist.task import PRESETS, SPACE
 from ui.controls import apply_params, param_controls
+from ui.digits import mnist_or_stop
 from ui.model_panel import model_panel, require_model
-from ui.session import cached, ensure_tf, get_current, load_run_model, saved_runs, store
+from ui.session import cached, ensure_tf, get_current, load_run_model, saved_runs
 from ui.sweep_panel import sweep_panel
 from ui.training_panel import training_panel
 
@@ -40,7 +41,6 @@ from core.mnist.cnn import (
     predict_digits,
     saliency,
 )
-from core.mnist.data import load_mnist
 from core.mnist.preprocess import prediction_summary
 from core.plots import (
     confusion_figure,
@@ -51,8 +51,7 @@ from core.plots import (
     upscale,
 )
 
-with st.spinner("Loading MNIST…"):
-    data = load_mnist(params["data_path"] or None)
+data = mnist_or_stop(KIND, params)
 st.info(f"**Data:** {data.description}", icon="🗂️")
 for notice in data.notices:
     st.caption(notice)
@@ -86,7 +85,8 @@ def _evaluate(model):
 
 
 # A run trained or stored on the same data already carries its evaluation; anything else is evaluated here.
-same_data = current.metrics.get("mistakes") is not None and current.params.get("data_path") == params["data_path"]
+same_data = current.metrics.get("mistakes") is not None and all(
+    current.params.get(name) == params[name] for name in ("data_source", "data_path"))
 evaluation = current.metrics if same_data else cached(KIND, "evaluation", current.key, lambda: _evaluate(current.model))
 
 st.header("How well it reads MNIST")
@@ -194,7 +194,7 @@ def _probe_section() -> None:
     models = {f"current ({'with' if mine else 'without'} augmentation)": current.model}
     if compare_id:
         other = cached(KIND, f"compare-model-{compare_id}", compare_id, lambda: load_run_model(KIND, compare_id))
-        other_aug = store().get(compare_id)["params"].get("augment_invert")
+        other_aug = next(r for r in runs if r.run_id == compare_id).record["params"].get("augment_invert")
         models[f"{compare_id} ({'with' if other_aug else 'without'} augmentation)"] = other
     polarity = np.asarray(probes.polarity)
     rows, preds = [], {}

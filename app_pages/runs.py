@@ -4,26 +4,32 @@ import streamlit as st
 
 from core.export import FORMATS, export_archive
 from core.params import ParamError
+from core.records import NAME_MAX, is_shared, owner_of
 from core.registry import get_task, kinds
+from core.store import NotYours, RunNotFound
 from ui.controls import switch_with_params
 from ui.model_panel import headline, open_run
-from ui.session import get_job, start_job, store
+from ui.session import get_job, owner_id, owner_label, runs_read_only, start_job, store, visible_runs
 from ui.sweep_view import sweep_view
+from ui.text import literal
 
 st.set_page_config(page_title="Runs · NN playground")
 if goto := st.session_state.pop("runs.goto", None):  # (kind, settings), set by Open's and Re-run's callbacks
     switch_with_params(*goto)
 st.title("📊 Runs")
-st.markdown(f"Every training you finish or stop is a run, stored in `{store().root}` (set `NN_PLAYGROUND_RUNS` to "
-            "move it). Select runs in the table to overlay their curves and compare their settings.")
+st.markdown("Every training you finish or stop is a run. You see your own runs and the ones others share; only "
+            "a run's owner can rename, share or delete it. Select runs in the table to overlay their curves and "
+            "compare their settings.")
+me = owner_id()
 
 kind_filter = st.pills("Model", kinds(), selection_mode="multi", default=kinds(), key="runs.kinds",
                        format_func=lambda k: get_task(k).title)
-all_runs = store().list()
+all_runs = visible_runs()
 damaged = [r for r in all_runs if r.damaged]
 runs = [r for r in all_runs if not r.damaged and r.kind in (kind_filter or [])]
 for r in damaged:
-    st.warning(f"Run `{r.run_id}` is damaged and cannot be read ({r.error}). Delete its folder `{r.path}`.")
+    st.warning(f"Run {literal(r.run_id)} is damaged and cannot be read: {literal(r.error)}. The server's operator can "
+               "delete its folder.")
 sweep_view()
 if not runs:
     st.info("No runs yet: train a model on one of the model pages.")
@@ -32,7 +38,9 @@ if any(r.record.get("sweep") for r in runs):
     st.header("All runs")
 
 
-rows = [{"run": r.run_id, "model": r.kind, "status": r.record.get("status"), "started": r.record.get("started"),
+rows = [{"run": r.run_id, "name": r.record.get("name", ""), "owner": owner_label(owner_of(r.record)),
+         "shared": is_shared(r.record), "model": r.kind, "status": r.record.get("status"),
+         "started": r.record.get("started"),
          "seconds": r.record.get("duration"), "epochs": r.record.get("epochs_completed"),
          "result": headline(r, digits=4), "data": (r.record.get("data") or {}).get("source", "")} for r in runs]
 table = st.dataframe(rows, hide_index=True, on_select="rerun", selection_mode="multi-row",
@@ -88,9 +96,40 @@ def _open(run) -> None:
 
 
 def _delete(ids) -> None:
+    refused = []
     for run_id in ids:
-        store().delete(run_id)
+        try:
+            store().delete(run_id, who=owner_id())
+        except (NotYours, RunNotFound) as err:
+            refused.append(str(err))
+    if refused:
+        st.session_state["runs.error"] = "Not deleted: " + "; ".join(refused)
     st.session_state["runs.table_generation"] = st.session_state.get("runs.table_generation", 0) + 1
+
+
+def _change(run_id: str, key: str, field: str) -> None:
+    """Rename or (un)share one of this visitor's runs (the store checks that it is theirs)."""
+    value = st.session_state[key]
+    if field == "name":
+        value = " ".join(value.split())[:NAME_MAX]
+    try:
+        store().update(run_id, who=owner_id(), **{field: value})
+    except (NotYours, RunNotFound, ValueError) as err:
+        st.session_state["runs.error"] = f"Not changed: {err}"
+
+
+def _ownership(run) -> None:
+    """Name and sharing of a run: editable by its owner, shown to everyone else."""
+    if owner_of(run.record) != me:
+        st.caption(f"Made by {owner_label(owner_of(run.record))}: only its owner can rename or delete it.")
+        return
+    left, right = st.columns([3, 2])
+    left.text_input("Name", run.record.get("name", ""), max_chars=NAME_MAX, key=f"runs.name.{run.run_id}",
+                    on_change=_change, args=(run.run_id, f"runs.name.{run.run_id}", "name"),
+                    placeholder="a name for this run")
+    right.toggle("Shared with everyone", is_shared(run.record), key=f"runs.shared.{run.run_id}",
+                 on_change=_change, args=(run.run_id, f"runs.shared.{run.run_id}", "shared"),
+                 help="Others on this server can see, compare, open and re-run a shared run; never delete it.")
 
 
 st.subheader("Actions")
@@ -98,7 +137,10 @@ if error := st.session_state.pop("runs.error", None):
     st.error(error)
 for run in selected:
     with st.container(border=True):
-        st.markdown(f"**{run.run_id}** · {get_task(run.kind).title} · {run.record.get('status')}")
+        name = run.record.get("name")
+        st.markdown(f"**{literal(name) if name else run.run_id}** · {get_task(run.kind).title} · "
+                    f"{run.record.get('status')}" + (f" · {run.run_id}" if name else ""))
+        _ownership(run)
         cols = st.columns(4)
         busy = (job := get_job(run.kind)) is not None and job.running
         cols[0].button("Re-run with these settings", key=f"runs.rerun.{run.run_id}", on_click=_rerun, args=(run,),
@@ -116,7 +158,14 @@ for run in selected:
                     else:
                         st.download_button(f"Download {name}", data, file_name=name, key=f"runs.dl.{run.run_id}")
 st.caption("TensorBoard export: unzip it, then run `tensorboard --logdir <folder>`.")
-confirm = st.checkbox(f"Yes, delete the {len(selected)} selected run(s)", key="runs.confirm")
-st.button("Delete selected", disabled=not confirm, on_click=_delete, args=([r.run_id for r in selected],),
-          key="runs.delete")
+mine = [r.run_id for r in selected if owner_of(r.record) == me]
+if runs_read_only():
+    st.caption("Deleting runs from the browser is turned off on this server.")
+elif not mine:
+    st.caption("None of the selected runs is yours: only a run's owner can delete it.")
+else:
+    others = len(selected) - len(mine)
+    confirm = st.checkbox(f"Yes, delete the {len(mine)} selected run(s) of mine" +
+                          (f" ({others} of others stay)" if others else ""), key="runs.confirm")
+    st.button("Delete selected", disabled=not confirm, on_click=_delete, args=(mine,), key="runs.delete")
 

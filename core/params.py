@@ -22,6 +22,8 @@ class Param:
 
     kind: ``int``, ``float``, ``bool``, ``choice`` or ``str``.
     log: the value spans orders of magnitude (learning rates); widgets offer a log-scale choice.
+    browser: False for a setting only the command line and the server may give (a path on the server): pages
+    show no widget for it, a link cannot set it, a sweep from a page cannot vary it.
     """
 
     name: str
@@ -34,6 +36,7 @@ class Param:
     label: str = ""
     log: bool = False
     step: float | None = None
+    browser: bool = True
 
     @property
     def title(self) -> str:

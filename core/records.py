@@ -11,6 +11,8 @@ import math
 from numbers import Real
 
 STATUSES = ("done", "stopped", "failed")
+LOCAL_OWNER = "local"  # the command line's runs, and runs recorded before owners existed
+NAME_MAX = 80  # characters of a run's name
 
 
 def _number(value) -> bool:
@@ -42,7 +44,7 @@ FIELDS = {
     "has_model": (False, lambda v: isinstance(v, bool), "true or false"),
     "owner": (False, lambda v: isinstance(v, str), "text"),
     "shared": (False, lambda v: isinstance(v, bool), "true or false"),
-    "name": (False, lambda v: isinstance(v, str), "text"),
+    "name": (False, lambda v: isinstance(v, str) and len(v) <= NAME_MAX, f"text of at most {NAME_MAX} characters"),
     "sweep": (False, lambda v: isinstance(v, str), "text"),
     "error": (False, lambda v: v is None or isinstance(v, str), "text"),
     "warning": (False, lambda v: v is None or isinstance(v, str), "text"),
@@ -61,3 +63,21 @@ def check_record(record) -> str | None:
         if not check(record[name]):
             return f"{name!r} in run.json should be {expected}, not {str(record[name])[:40]!r}"
     return None
+
+
+# --- who may see and change a run ----------------------------------------------------------------------------------
+# A run belongs to whoever made it (``owner``): a signed-in user, a browser's id, or ``local`` for the command line.
+# Its owner always sees it; others see it once it is ``shared``. Command-line runs are shared unless marked
+# otherwise: they are the operator's, made for everyone on the server.
+
+def owner_of(record: dict) -> str:
+    return record.get("owner", LOCAL_OWNER)
+
+
+def is_shared(record: dict) -> bool:
+    return record.get("shared", owner_of(record) == LOCAL_OWNER)
+
+
+def visible_to(record: dict, viewer: str | None) -> bool:
+    """Whether ``viewer`` (an owner id; None: the command line, which sees everything) may see the run."""
+    return viewer is None or owner_of(record) == viewer or is_shared(record)

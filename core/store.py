@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import PROJECT_ROOT
-from core.records import check_record
+from core.records import check_record, owner_of, visible_to
 
 RECORD, MODEL = "run.json", "model.keras"
 
@@ -56,6 +56,10 @@ class RunInfo:
     @property
     def kind(self) -> str:
         return self.record.get("kind", "?")
+
+    def visible_to(self, viewer: str | None) -> bool:
+        """See :func:`core.records.visible_to`; a damaged run (no readable owner) is listed for everyone."""
+        return self.damaged or visible_to(self.record, viewer)
 
 
 def default_runs_dir() -> Path:
@@ -207,12 +211,18 @@ class RunStore:
         write_json_atomic(self.path(run_id) / RECORD, record)
         return record
 
-    def get(self, run_id: str) -> dict:
-        """The run's record, checked (:func:`core.records.check_record`); :class:`DamagedRun` says what is wrong."""
+    def get(self, run_id: str, viewer: str | None = None) -> dict:
+        """The run's record, checked (:func:`core.records.check_record`); :class:`DamagedRun` says what is wrong.
+
+        With a ``viewer``, a run that is not theirs and not shared is not found.
+        """
         path = self.path(run_id)
         if not path.is_dir():
             raise RunNotFound(run_id)
-        return self._read(path)
+        record = self._read(path)
+        if not visible_to(record, viewer):
+            raise RunNotFound(run_id)
+        return record
 
     def _read(self, path: Path) -> dict:
         try:
@@ -227,8 +237,8 @@ class RunStore:
             raise DamagedRun(f"its model file {MODEL} is missing")
         return record
 
-    def list(self, kind: str | None = None) -> list[RunInfo]:
-        """All runs, newest first; a run whose record is unreadable or unsound is listed as damaged, with why."""
+    def list(self, kind: str | None = None, viewer: str | None = None) -> list[RunInfo]:
+        """All runs (those ``viewer`` may see), newest first; an unreadable or unsound one is listed as damaged."""
         if not self.root.is_dir():
             return []
         runs = []
@@ -239,7 +249,7 @@ class RunStore:
                 info = RunInfo(path.name, path, self._read(path))
             except DamagedRun as err:
                 info = RunInfo(path.name, path, {}, damaged=True, error=str(err))
-            if kind is None or info.kind == kind:
+            if (kind is None or info.kind == kind) and info.visible_to(viewer):
                 runs.append(info)
         return sorted(runs, key=lambda r: (r.record.get("started", ""), r.run_id), reverse=True)
 
@@ -257,7 +267,7 @@ class RunStore:
         Runs recorded before owners existed belong to ``local``, as the command line's do.
         """
         record = self.get(run_id)
-        if who is not None and record.get("owner", "local") != who:
+        if who is not None and owner_of(record) != who:
             raise NotYours(f"run {run_id} belongs to someone else: only its owner can change or delete it")
         return record
 

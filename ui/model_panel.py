@@ -8,6 +8,7 @@ from core.registry import get_task
 from core.store import ModelLoadError, RunInfo, RunNotFound, load_model_bytes
 from ui.controls import apply_params
 from ui.session import Current, cached, ensure_tf, get_current, load_run_model, saved_runs, set_current, store
+from ui.text import literal
 
 
 def headline(info: RunInfo, digits: int = 3) -> str:
@@ -62,10 +63,10 @@ def _upload(kind: str, upload) -> None:
         model = load_model_bytes(upload.getvalue(), upload.name, task.custom_objects())
         task.check_model(model)
     except (ModelLoadError, ValueError) as err:
-        st.session_state[f"{kind}.upload_message"] = ("error", f"Could not use {upload.name}: {err}")
+        st.session_state[f"{kind}.upload_message"] = ("error", f"Could not use {literal(upload.name)}: {literal(err, 400)}")
         return
     set_current(kind, Current(model, task.space.defaults(), {}, None, upload.name))
-    st.session_state[f"{kind}.upload_message"] = ("success", f"Loaded {upload.name}; it is now the current model.")
+    st.session_state[f"{kind}.upload_message"] = ("success", f"Loaded {literal(upload.name)}; it is now the current model.")
 
 
 def model_panel(kind: str) -> None:

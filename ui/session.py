@@ -1,14 +1,16 @@
 """State of the app per browser and per server: training jobs, the current model of each kind, the runs store.
 
 Jobs belong to the server, not to a page view: one :class:`core.jobs.JobBoard` per server process
-(``st.cache_resource``) holds them by owner and slot. The owner is this browser's id (:func:`browser_id`),
-kept in a cookie, so a reloaded page or a new tab of the same browser finds its running job again, while
-other browsers never see it. What a page shows (the current model, derived pictures) lives in
+(``st.cache_resource``) holds them by owner and slot. The owner (:func:`owner_id`) is the signed-in user when
+the server uses Streamlit's authentication (``st.login``), else this browser's id (:func:`browser_id`), kept
+in a cookie, so a reloaded page or a new tab of the same browser finds its running job again, while other
+browsers never see it. The same owner owns the runs its jobs save: only they can rename, share or delete them. What a page shows (the current model, derived pictures) lives in
 ``st.session_state``, per page view.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
@@ -18,8 +20,10 @@ from typing import Any
 import streamlit as st
 
 from core.jobs import JobBoard, TrainingJob
+from core.records import LOCAL_OWNER
 from core.registry import get_task
 from core.store import RunInfo, RunStore, default_runs_dir
+from ui.text import literal
 
 # The page of each model kind, for links and st.switch_page (the scripts app.py's navigation registers).
 PAGE_OF = {"iris": "app_pages/iris.py", "cnn": "app_pages/mnist_cnn.py", "cvae": "app_pages/cvae.py", "latent": "app_pages/cvae.py"}
@@ -90,15 +94,29 @@ def store() -> RunStore:
     return _store_at(str(default_runs_dir()))
 
 
+def visible_runs(kind: str | None = None) -> list[RunInfo]:
+    """The runs this visitor may see (their own and shared ones), newest first."""
+    return store().list(kind, viewer=owner_id())
+
+
 def saved_runs(kind: str) -> list[RunInfo]:
-    """The readable runs of ``kind`` that hold a model."""
-    return [r for r in store().list(kind) if not r.damaged and r.record.get("has_model")]
+    """The readable runs of ``kind`` that hold a model and that this visitor may see."""
+    return [r for r in visible_runs(kind) if not r.damaged and r.record.get("has_model")]
 
 
 def load_run_model(kind: str, run_id: str):
-    """A saved run's model, with the custom Keras classes its kind needs."""
+    """A saved run's model (one this visitor may see), with the custom Keras classes its kind needs."""
     ensure_tf()
+    store().get(run_id, viewer=owner_id())  # RunNotFound for someone else's unshared run
     return store().load_model(run_id, get_task(kind).custom_objects())
+
+
+READONLY_RUNS = "NN_PLAYGROUND_READONLY_RUNS"
+
+
+def runs_read_only() -> bool:
+    """The operator forbade deleting runs from the browser (``NN_PLAYGROUND_READONLY_RUNS=1``)."""
+    return os.environ.get(READONLY_RUNS, "").strip().lower() not in ("", "0", "false", "no")
 
 
 # --- jobs: the server's, by browser --------------------------------------------------------------------------------
@@ -135,15 +153,64 @@ def remember_browser() -> None:
         _cookie_writer()(data={"name": OWNER_COOKIE, "id": owner}, key="browser_id.cookie")
 
 
+def owner_id() -> str:
+    """Who this visitor is, for jobs and runs: ``user:<email>`` when signed in (``st.login``), else :func:`browser_id`."""
+    user = st.user
+    if user.get("is_logged_in"):
+        ident = user.get("email") or user.get("sub")
+        if isinstance(ident, str) and ident:
+            return f"user:{ident}"
+    return browser_id()
+
+
+def _providers() -> list[str | None]:
+    """The identity providers of ``.streamlit/secrets.toml`` (``[auth]``, or named ``[auth.<name>]``); [] for none."""
+    try:
+        auth = st.secrets.get("auth")
+    except Exception:  # no secrets file: the local default, nobody signs in
+        return []
+    if not auth:
+        return []
+    named = [name for name, value in auth.items() if hasattr(value, "items")]
+    return named or [None]
+
+
+def account_box() -> None:
+    """Sign in and out in the sidebar, when the server has an identity provider (see README, "Sharing a server")."""
+    providers = _providers()
+    if not providers:
+        return
+    if st.user.get("is_logged_in"):
+        st.sidebar.caption(f"Signed in as {literal(st.user.get('name') or st.user.get('email') or 'you')}: your "
+                           "runs and trainings follow you to any browser.")
+        if st.sidebar.button("Sign out", key="account.logout"):
+            st.logout()
+        return
+    st.sidebar.caption("Not signed in: your runs and trainings belong to this browser.")
+    for provider in providers:
+        label = "Sign in" + (f" with {provider}" if provider else "")
+        if st.sidebar.button(label, key=f"account.login.{provider}"):
+            st.login(provider) if provider else st.login()
+
+
+def owner_label(owner: str) -> str:
+    """How the Runs page names a run's owner to this visitor."""
+    if owner == owner_id():
+        return "you"
+    if owner == LOCAL_OWNER:
+        return "command line"
+    return "another user" if owner.startswith("user:") else "another visitor"
+
+
 def get_job(kind: str) -> TrainingJob | None:
-    return job_board().get(browser_id(), kind)
+    return job_board().get(owner_id(), kind)
 
 
 def start_job(kind: str, params: dict) -> TrainingJob:
     """Start training ``kind`` for this browser (raises ``core.params.ParamError`` for invalid settings)."""
     ensure_tf()
-    job = TrainingJob(kind, params, store=store(), owner=browser_id())
-    return job_board().put(browser_id(), kind, job.start())
+    job = TrainingJob(kind, params, store=store(), owner=owner_id())
+    return job_board().put(owner_id(), kind, job.start())
 
 
 # --- what this page view shows -------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import streamlit as st
 from core.params import Param, ParamError, ParamSpace
 from core.registry import get_task
 from core.sweep import SweepError, SweepSpec, parse_vary
-from ui.session import browser_id, job_board, store
+from ui.session import job_board, owner_id, store
 
 RUNS_PAGE = "app_pages/runs.py"
 SWEEP_SLOT = "sweep"  # one sweep per browser at a time: a 2-CPU machine runs one well, not several
@@ -39,11 +39,11 @@ def suggested_values(p: Param, value) -> str:
 
 def sweepable(space: ParamSpace) -> list[Param]:
     """What a sweep can vary: every setting of the page but the seed (replicates) and file names."""
-    return [p for p in space if p.name != "seed" and p.kind != "str"]
+    return [p for p in space if p.name != "seed" and p.kind != "str" and p.browser]
 
 
 def get_sweep():
-    return job_board().get(browser_id(), SWEEP_SLOT)
+    return job_board().get(owner_id(), SWEEP_SLOT)
 
 
 def _start(spec: SweepSpec) -> None:
@@ -51,11 +51,11 @@ def _start(spec: SweepSpec) -> None:
 
     st.session_state.pop("sweep.error", None)
     try:
-        sweep = Sweep(spec, store(), record={"owner": browser_id()}).start()
+        sweep = Sweep(spec, store(), record={"owner": owner_id()}).start()
     except (SweepError, ParamError) as err:
         st.session_state["sweep.error"] = str(err)
         return
-    job_board().put(browser_id(), SWEEP_SLOT, sweep)
+    job_board().put(owner_id(), SWEEP_SLOT, sweep)
 
 
 def _spec_from_widgets(kind: str, base: dict) -> SweepSpec | None:

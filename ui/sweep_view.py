@@ -24,7 +24,7 @@ from core.sweep.stats import (
 )
 from core.sweep_plots import bands_figure, parallel_coordinates_figure
 from ui.controls import switch_with_params
-from ui.session import store
+from ui.session import owner_id, store
 from ui.sweep_panel import get_sweep
 
 REFRESH_SECONDS = 1.0
@@ -56,7 +56,7 @@ def _draw(sweep_id: str) -> None:
         del st.session_state["runs.sweep.watching"]
         st.rerun()  # it just ended: a full run of the page lists its runs and stops the timer
     snap = live.snapshot() if is_live else None
-    records = snapshot_records(snap) if is_live and live.running else sweep_runs(store(), sweep_id)
+    records = snapshot_records(snap) if is_live and live.running else sweep_runs(store(), sweep_id, viewer=owner_id())
     if not records:
         st.info("No trial of this sweep has reported yet.")
         return
@@ -103,7 +103,7 @@ def _draw(sweep_id: str) -> None:
 def sweep_view() -> None:
     """A section of the Runs page; draws nothing when there is no sweep."""
     live = get_sweep()
-    sweeps = {s["sweep"]: s for s in list_sweeps(store())}
+    sweeps = {s["sweep"]: s for s in list_sweeps(store(), viewer=owner_id())}
     ids = list(dict.fromkeys([*([live.id] if live is not None else []), *sweeps]))
     if not ids:
         return

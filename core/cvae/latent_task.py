@@ -37,14 +37,14 @@ class LatentTask(Task):
 
         from core.cvae.latent import latent_features
         from core.cvae.task import TASK as CVAE_TASK
-        from core.mnist.data import load_mnist
+        from core.mnist.data import load_for
         from core.store import RunStore
 
         store = store or RunStore()
         self.check_ready(params, store)
         record = store.get(params["cvae_run"])
         cvae = store.load_model(params["cvae_run"], CVAE_TASK.custom_objects())
-        data = load_mnist(record["params"].get("data_path") or None)
+        data = load_for(record["params"])
         n = min(record["params"].get("train_size", len(data.x_train)), len(data.x_train))
         f_train = latent_features(cvae, data.x_train[:n])
         f_test = latent_features(cvae, data.x_test)

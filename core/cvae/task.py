@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.mnist.data import DATA_PARAMS
 from core.params import Param, ParamSpace
 from core.tasks import Prepared, Task
 
@@ -14,8 +15,7 @@ SPACE = ParamSpace((
     Param("epochs", 10, "int", 1, 100, help="Passes over the training set."),
     Param("train_size", 60000, "int", 100, 60000, step=100, help="Training images used (capped at what the data holds)."),
     Param("seed", 42, "int", 0, 2**31 - 1, help="Seed for weights, sampling and shuffling."),
-    Param("data_path", "", "str", label="MNIST file",
-          help="A local mnist.npz (Keras layout); empty: $MNIST_PATH, then tensorflow-datasets, then a sample."),
+    *DATA_PARAMS,
 ))
 
 PRESETS = {
@@ -41,9 +41,9 @@ class CvaeTask(Task):
 
     def prepare(self, params, store=None):
         from core.cvae.data import binarize, make_cvae_datasets
-        from core.mnist.data import load_mnist
+        from core.mnist.data import load_for
 
-        data = load_mnist(params["data_path"] or None)
+        data = load_for(params)
         n = min(params["train_size"], len(data.x_train))
         n_test = test_size(n, len(data.x_test))
         train, test = make_cvae_datasets(data.x_train[:n], data.x_test[:n_test], batch_size=params["batch_size"],

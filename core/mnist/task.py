@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.mnist.data import DATA_PARAMS
 from core.params import Param, ParamSpace
 from core.tasks import Prepared, Task
 
@@ -26,8 +27,7 @@ SPACE = ParamSpace((
           help="float32 as in the portfolio; mixed_bfloat16 trains about 1.6x faster on CPUs with native bf16 "
                "(AVX512-BF16/AMX) and was ~0.1% less accurate in our runs; auto picks bf16 where it is native."),
     Param("seed", 42, "int", 0, 2**31 - 1, help="Seed for weights, dropout and shuffling."),
-    Param("data_path", "", "str", label="MNIST file",
-          help="A local mnist.npz (Keras layout); empty: $MNIST_PATH, then tensorflow-datasets, then a sample."),
+    *DATA_PARAMS,
 ))
 
 PRESETS = {
@@ -70,9 +70,9 @@ class CnnTask(Task):
     cli_inputs = "image files (PNG/JPEG) of digits"
 
     def prepare(self, params, store=None):
-        from core.mnist.data import load_mnist, make_datasets
+        from core.mnist.data import load_for, make_datasets
 
-        data = load_mnist(params["data_path"] or None)
+        data = load_for(params)
         train, test, info = make_datasets(data, augment_invert=params["augment_invert"],
                                           train_size=params["train_size"], batch_size=params["batch_size"],
                                           seed=params["seed"])

@@ -28,9 +28,9 @@ def headline_metric(records: list[dict]) -> str:
         return "test_accuracy"
 
 
-def sweep_runs(store, sweep_id: str | None = None) -> list[dict]:
-    """The records of a sweep's runs (every sweep's without an id), in trial order; each with its ``id``."""
-    runs = [dict(r.record, id=r.run_id) for r in store.list() if not r.damaged and r.record.get("sweep")
+def sweep_runs(store, sweep_id: str | None = None, viewer: str | None = None) -> list[dict]:
+    """The records of a sweep's runs (every sweep's without an id; ``viewer``'s and shared ones), in trial order."""
+    runs = [dict(r.record, id=r.run_id) for r in store.list(viewer=viewer) if not r.damaged and r.record.get("sweep")
             and (sweep_id is None or r.record["sweep"] == sweep_id)]
     return sorted(runs, key=lambda r: (r["sweep"], r.get("sweep_index", 0), r.get("seed", 0)))
 
@@ -43,10 +43,11 @@ def snapshot_records(snapshot: dict) -> list[dict]:
              "epochs_completed": t["epoch"], "id": t["run_id"]} for t in snapshot["trials"]]
 
 
-def list_sweeps(store) -> list[dict]:
-    """One entry per stored sweep, newest first: id, kind, started, runs, configurations, runs per status."""
+def list_sweeps(store, viewer: str | None = None) -> list[dict]:
+    """One entry per stored sweep (that ``viewer`` may see), newest first: id, kind, started, runs, configurations,
+    runs per status."""
     sweeps: dict[str, dict] = {}
-    for rec in sweep_runs(store):
+    for rec in sweep_runs(store, viewer=viewer):
         entry = sweeps.setdefault(rec["sweep"], {"sweep": rec["sweep"], "kind": rec.get("kind"), "started": None,
                                                  "runs": 0, "configs": set(), "status": {}})
         entry["runs"] += 1
