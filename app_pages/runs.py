@@ -1,9 +1,12 @@
 """Runs: every finished or stopped training, to compare, reproduce, export and clean up."""
 
+from functools import partial
+
 import streamlit as st
 
-from core.export import FORMATS, export_archive
+from core.export import FORMATS, archive_name, export_archive
 from core.params import ParamError
+from core.progress import format_seconds
 from core.records import NAME_MAX, is_shared, owner_of
 from core.registry import get_task, kinds
 from core.store import NotYours, RunNotFound
@@ -38,11 +41,25 @@ if any(r.record.get("sweep") for r in runs):
     st.header("All runs")
 
 
+def _data(record: dict) -> str:
+    data = record.get("data") or {}
+    return data.get("description") or data.get("source", "")
+
+
+def _title(name: str, kinds_shown: set[str]) -> str:
+    """A setting's label as its page shows it (from the Param declarations)."""
+    for kind in sorted(kinds_shown):
+        space = get_task(kind).space
+        if name in space.names():
+            return space[name].title
+    return name.replace("_", " ").capitalize()
+
+
 rows = [{"run": r.run_id, "name": r.record.get("name", ""), "owner": owner_label(owner_of(r.record)),
          "shared": is_shared(r.record), "model": r.kind, "status": r.record.get("status"),
          "started": r.record.get("started"),
-         "seconds": r.record.get("duration"), "epochs": r.record.get("epochs_completed"),
-         "result": headline(r, digits=4), "data": (r.record.get("data") or {}).get("source", "")} for r in runs]
+         "duration": format_seconds(r.record.get("duration")), "epochs": r.record.get("epochs_completed"),
+         "result": headline(r, digits=4), "data": _data(r.record)} for r in runs]
 table = st.dataframe(rows, hide_index=True, on_select="rerun", selection_mode="multi-row",
                      key=f"runs.table.{st.session_state.get('runs.table_generation', 0)}")
 selected = [runs[i] for i in table.selection.rows]
@@ -64,14 +81,17 @@ if metric:
 
 st.subheader("Settings")
 names = list(dict.fromkeys(name for rec in records for name in rec.get("params", {})))
-table_rows = {name: [rec.get("params", {}).get(name, "—") for rec in records] for name in names}
-table_rows["data"] = [(rec.get("data") or {}).get("description") or (rec.get("data") or {}).get("source", "")
-                      for rec in records]
+shown_kinds = {r.kind for r in selected}
+table_rows = {_title(name, shown_kinds): [rec.get("params", {}).get(name, "—") for rec in records] for name in names}
+table_rows["Data"] = [_data(rec) for rec in records]
+table_rows["Duration"] = [format_seconds(rec.get("duration")) for rec in records]
 frame = pd.DataFrame(table_rows, index=labels).T.astype(str)
+differs = frame.nunique(axis=1) > 1
+frame = pd.concat([frame[differs], frame[~differs]])  # what differs first, so it is never scrolled away
 differs = frame.nunique(axis=1) > 1
 styled = frame.style.apply(lambda row: ["background-color: #FFE8A3; font-weight: bold" if differs[row.name] else ""
                                         for _ in row], axis=1)
-st.dataframe(styled, key="runs.params")
+st.dataframe(styled, key="runs.params", height=35 * (len(frame) + 1) + 3)
 if len(selected) > 1:
     changed = [n for n in frame.index if differs[n]]
     st.caption("Highlighted: " + (", ".join(changed) if changed else "no differences") + ".")
@@ -93,6 +113,10 @@ def _open(run) -> None:
         st.session_state["runs.error"] = error
     else:
         st.session_state["runs.goto"] = (run.kind, run.record["params"])
+
+
+def _export(runs_store, run_id: str, fmt: str) -> bytes:
+    return export_archive(runs_store, run_id, fmt)[0]
 
 
 def _delete(ids) -> None:
@@ -149,14 +173,10 @@ for run in selected:
         if run.record.get("has_model"):
             cols[1].button("Open on its page", key=f"runs.open.{run.run_id}", on_click=_open, args=(run,))
             fmt = cols[2].selectbox("Export as", FORMATS, key=f"runs.fmt.{run.run_id}", label_visibility="collapsed")
-            if cols[3].button("Prepare download", key=f"runs.export.{run.run_id}"):
-                with st.spinner(f"Exporting {fmt}…"):
-                    try:
-                        data, name = export_archive(store(), run.run_id, fmt)
-                    except Exception as err:  # an export failure must not take the page down
-                        st.error(f"Export failed: {type(err).__name__}: {err}")
-                    else:
-                        st.download_button(f"Download {name}", data, file_name=name, key=f"runs.dl.{run.run_id}")
+            # One click: the export is made when the button is pressed (deferred data), without a rerun.
+            cols[3].download_button(f"Download ({fmt})", partial(_export, store(), run.run_id, fmt),
+                                    file_name=archive_name(run.run_id, fmt), on_click="ignore",
+                                    key=f"runs.dl.{run.run_id}", mime="application/octet-stream")
 st.caption("TensorBoard export: unzip it, then run `tensorboard --logdir <folder>`.")
 mine = [r.run_id for r in selected if owner_of(r.record) == me]
 if runs_read_only():

@@ -81,15 +81,20 @@ def write_tensorboard(record: dict, logdir: Path | str) -> Path:
     return logdir
 
 
+def archive_name(run_id: str, fmt: str) -> str:
+    """The file name of :func:`export_archive`'s download."""
+    return f"{run_id}.keras" if fmt == "keras" else f"{run_id}-{fmt}.zip"
+
+
 def export_archive(store, run_id: str, fmt: str) -> tuple[bytes, str]:
     """An export as bytes to download: the ``.keras`` file itself, or a zip of the exported directory/file."""
     import tempfile
 
     if fmt == "keras":
-        return store.model_path(run_id).read_bytes(), f"{run_id}.keras"
+        return store.model_path(run_id).read_bytes(), archive_name(run_id, fmt)
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "export" / (f"{run_id}.tflite" if fmt == "tflite" else run_id)
         written = export_run(store, run_id, fmt, target)
         root = written if written.is_dir() else written.parent
         archive = shutil.make_archive(str(Path(tmp) / f"{run_id}-{fmt}"), "zip", root_dir=root)
-        return Path(archive).read_bytes(), f"{run_id}-{fmt}.zip"
+        return Path(archive).read_bytes(), archive_name(run_id, fmt)

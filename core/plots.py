@@ -44,10 +44,12 @@ def activation_figure(name: str, lo: float = -6.0, hi: float = 6.0, logits=(2.0,
     return _layout(fig, title=f"{name} and its derivative")
 
 
-def curves_figure(progress: dict, metrics: tuple[str, ...] = ("loss", "accuracy"), title: str = "") -> go.Figure:
+def curves_figure(progress: dict, metrics: tuple[str, ...] = ("loss", "accuracy"), title: str = "",
+                  log_loss: bool = False) -> go.Figure:
     """Live training curves from a :class:`core.jobs.Progress` snapshot or a stored run record.
 
-    One panel per metric; x is the (fractional) epoch. The loss panel also shows every batch's loss.
+    One panel per metric; x is the (fractional) epoch. The loss panel also shows every batch's loss, on a log
+    axis with ``log_loss`` (where a diverging loss, 1e2 … 1e11, stays readable).
     """
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[m.replace("_", " ") for m in metrics])
     history = progress.get("history", {})
@@ -63,6 +65,8 @@ def curves_figure(progress: dict, metrics: tuple[str, ...] = ("loss", "accuracy"
                 fig.add_scatter(x=epochs, y=values, mode="lines+markers", name=f"{label} {metric}",
                                 line=dict(color=color, width=2), row=1, col=col)
         fig.update_xaxes(title_text="epoch", row=1, col=col, rangemode="tozero")
+        if log_loss and "loss" in metric:
+            fig.update_yaxes(type="log", row=1, col=col)
     return _layout(fig, title=title, uirevision="curves")
 
 

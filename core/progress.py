@@ -108,3 +108,19 @@ class Progress:
     def status(self) -> str:
         with self._lock:
             return self._data["status"]
+
+
+def format_seconds(seconds: float | None) -> str:
+    """A duration as people say it: ``0.8 s``, ``42 s``, ``13 min 17 s``, ``2 h 5 min``; ``—`` for none."""
+    if seconds is None or not seconds >= 0:
+        return "—"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"

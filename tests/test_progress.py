@@ -5,7 +5,7 @@ import keras
 import pytest
 
 from core import progress as progress_module
-from core.progress import Progress, fraction_done
+from core.progress import Progress, format_seconds, fraction_done
 from core.registry import get_task
 from core.store import RunStore
 from core.training import run_training
@@ -76,3 +76,10 @@ def test_a_healthy_run_gets_no_warning():
     p = Progress()
     run_training(get_task("iris"), {"epochs": 3}, progress=p)
     assert p.snapshot()["warning"] is None
+
+
+@pytest.mark.parametrize("seconds, text", [(None, "—"), (float("nan"), "—"), (0.84, "0.8 s"), (42.4, "42 s"),
+                                           (797.547, "13 min 18 s"), (120, "2 min"), (3600, "1 h"),
+                                           (7500, "2 h 5 min")])
+def test_durations_read_as_people_say_them(seconds, text):
+    assert format_seconds(seconds) == text

@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.params import ParamError
 from core.plots import curves_figure
-from core.progress import FAILED, FINISHED, STOPPED
+from core.progress import FAILED, FINISHED, STOPPED, format_seconds
 from core.registry import get_task
 from ui.session import Current, adopt, adopted, get_job, set_current, start_job
 
@@ -45,15 +45,17 @@ def _stop(kind: str) -> None:
 
 
 def _status_line(snap: dict) -> str:
+    """What the job does now, how long it has run and (once measured from its step rate) how long it has left."""
     phase = snap["phase"]
-    elapsed = f"{snap['elapsed']:.1f} s"
+    elapsed = format_seconds(snap["elapsed"])
+    left = f", about {format_seconds(snap['eta'])} left" if snap.get("eta") is not None else ""
     if phase == "training":
         steps = snap["steps_per_epoch"] or "?"
         return f"Training: epoch {snap['epoch'] + 1 if snap['epoch'] < snap['epochs'] else snap['epochs']} of " \
-               f"{snap['epochs']}, batch {snap['step']} of {steps} — {elapsed}"
+               f"{snap['epochs']}, batch {snap['step']} of {steps} — {elapsed}{left}"
     if snap["status"] in FINISHED:
         return f"{snap['status'].capitalize()} after {snap['epoch']} of {snap['epochs']} epochs in {elapsed}"
-    return f"{phase.capitalize()}… — {elapsed}"
+    return f"{phase.capitalize()}… — {elapsed}{left}"
 
 
 def _show_progress(kind: str, extra=None) -> None:
@@ -62,14 +64,15 @@ def _show_progress(kind: str, extra=None) -> None:
         st.info("Set the hyper-parameters and press **Train**: the curves appear here while it learns.")
         return
     snap = job.progress.snapshot()
-    done_fraction = snap["epoch"] / max(snap["epochs"], 1)
-    if snap["phase"] == "training" and snap["steps_per_epoch"]:
-        done_fraction += snap["step"] / snap["steps_per_epoch"] / max(snap["epochs"], 1)
-    st.progress(min(done_fraction, 1.0), text=_status_line(snap))
+    st.progress(min(max(snap["fraction"], 0.0), 1.0), text=_status_line(snap))
+    if snap.get("warning"):
+        st.warning(snap["warning"] + " A log-scale loss axis shows it better.")
     if snap.get("data"):
         info = snap["data"]
         st.caption("Data: " + (info.get("description") or ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in info.items())))
-    st.plotly_chart(curves_figure(snap, get_task(kind).curve_metrics), key=f"{kind}.curves")
+    log_loss = st.toggle("Log-scale loss", key=f"{kind}.log_loss", persist_state="session",
+                         help="Losses that shrink (or grow) by orders of magnitude read better on a log axis.")
+    st.plotly_chart(curves_figure(snap, get_task(kind).curve_metrics, log_loss=log_loss), key=f"{kind}.curves")
     if extra is not None:
         extra(snap)
     if snap["status"] == FAILED and snap["error"]:
