@@ -12,6 +12,7 @@ who opens a link such as ``/Iris`` got a "Page not found" dialog over the right 
 
 import streamlit as st
 
+from ui.controls import reserve_notices
 from ui.session import account_box, remember_browser
 
 PAGES = [
@@ -26,4 +27,5 @@ st.set_page_config(layout="wide")
 page = st.navigation(PAGES)
 remember_browser()
 account_box()
+reserve_notices()
 page.run()

@@ -74,8 +74,8 @@ with st.expander("Convolution by hand: edge kernels on a digit", expanded=get_cu
 
 training_panel(KIND, params)
 sweep_panel(KIND, params)
-current = require_model(KIND, "Train a model (the **Quick** preset takes about 20 s) or load a saved one below "
-                               "to read digits.")
+current = require_model(KIND, "Train a model (apply the **Quick** preset first: the progress line then says how "
+                               "long it needs) or load a saved one below to read digits.")
 
 
 def _evaluate(model):
@@ -117,7 +117,7 @@ def _show_prediction(model, digit, show_details: bool) -> None:
     summary = prediction_summary(probs)
     a, b, c = st.columns([1, 1, 3])
     if digit.raw is not None:
-        a.image(digit.raw, caption=digit.name, width=140, clamp=True)
+        a.image(digit.raw, caption=digit.name, width="stretch", clamp=True)  # never wider than its column
     b.image(upscale(digit.image, PREVIEW), caption="what the network sees (28×28)" +
             (", inverted" if digit.inverted else ""), clamp=True)
     with c:

@@ -2,6 +2,7 @@
 
 import re
 import time
+import zipfile
 
 import pytest
 
@@ -65,7 +66,7 @@ def test_runs_page_compares_two_iris_runs(fresh_app_server, browser_page):
         page.mouse.click(box["x"] + 18, box["y"] + 35 * row + 17)
         time.sleep(0.5)  # let the selection's rerun start, then wait for it to finish
         wait_idle(page)
-    wait_text(page, "Highlighted: learning_rate")
+    wait_text(page, "Highlighted: Learning rate")
     # plotly draws after the script's text is on the page; its decoded traces are on the chart element
     names = page.wait_for_function("""() => {
       const names = [...document.querySelectorAll('.js-plotly-plot')].flatMap(p => (p._fullData || []).map(t => t.name));
@@ -74,3 +75,11 @@ def test_runs_page_compares_two_iris_runs(fresh_app_server, browser_page):
     train = {n.removesuffix(" (train)") for n in names if n.endswith("(train)")}
     validation = {n.removesuffix(" (validation)") for n in names if n.endswith("(validation)")}
     assert len(train) == 2 and validation == train  # two runs, each with its train and validation curve
+
+    # One click exports a run: the archive is made when the button is pressed, and the button stays.
+    button = page.get_by_role("button", name="Download (keras)").first
+    with page.expect_download(timeout=60_000) as download:
+        button.click()
+    path = download.value.path()
+    assert download.value.suggested_filename.endswith(".keras") and zipfile.is_zipfile(path)
+    assert button.is_visible()

@@ -201,7 +201,8 @@ def test_an_invalid_link_value_gives_a_notice_and_the_default(text, notice, app_
     at.query_params["iris.epochs"] = text
     at.run()
     _no_exception(at)
-    warnings = [re.sub(r"\\(.)", r"\1", w.value) for w in at.sidebar.warning]  # as shown: escapes removed
+    warnings = [re.sub(r"\\(.)", r"\1", w.value) for w in at.warning]  # at the top of the page, escapes removed
+    assert not at.sidebar.warning
     assert len(warnings) == 1 and notice in warnings[0] and "using the default 10" in warnings[0], warnings
     assert at.sidebar.slider(key="iris.epochs").value == 10
 
@@ -214,4 +215,14 @@ def test_a_valid_link_value_sets_the_widget_without_a_notice(app_page):
     _no_exception(at)
     assert at.sidebar.slider(key="iris.epochs").value == 30
     assert at.sidebar.selectbox(key="iris.activation").value == "tanh"
-    assert not at.sidebar.warning
+    assert not at.sidebar.warning and not at.warning
+
+
+def test_a_fractional_link_value_is_named_and_the_widget_shows_the_same_default(app_page):
+    at = app_page("iris")
+    at.query_params["iris.epochs"] = "25.5"
+    at.run()
+    _no_exception(at)
+    [warning] = [re.sub(r"\\(.)", r"\1", w.value) for w in at.warning]
+    value = at.sidebar.slider(key="iris.epochs").value
+    assert "'25.5' is not a valid int" in warning and warning.endswith(f"using {value}.")  # notice = widget

@@ -106,7 +106,7 @@ def test_a_link_cannot_name_a_file_on_the_server(app_page):
     at.run()
     assert not at.exception
     assert any("cnn.data_path" in _shown(w.value) and "cannot be set from a link" in _shown(w.value)
-               for w in at.sidebar.warning)
+               for w in at.warning)  # at the top of the page
     assert "cnn.data_path" not in at.query_params  # removed from the address, so a copied link does not carry it
     texts = [e.value for kind in ("info", "caption", "error", "warning", "markdown") for e in getattr(at, kind)]
     assert not any("passwd" in t for t in texts)  # neither opened nor described
@@ -118,7 +118,7 @@ def test_markdown_in_a_link_value_is_shown_as_text(app_page):
     at.query_params["iris.epochs"] = "[click](http://evil.example) ![img](http://evil.example/i.png) www.evil.example"
     at.run()
     assert not at.exception
-    [warning] = [w.value for w in at.sidebar.warning if "Epochs" in w.value]
+    [warning] = [w.value for w in at.warning if "Epochs" in w.value]
     html = _rendered(warning)
     assert "<a" not in html and "<img" not in html
     assert "[click](http://evil.example)" in html and "www.evil.example" in html

@@ -37,10 +37,10 @@ def _widget(p: Param, key: str, container):
     return container.number_input(p.title, int(p.min), int(p.max), int(p.default), step=1, **common)
 
 
-def url_notices(space: ParamSpace, kind: str) -> list[str]:
-    """Messages for hand-edited URL values that are not valid (the widgets then use defaults) and for settings a
-    link may not give (a path on the server: removed from the address, never used)."""
-    notices = []
+def link_problems(space: ParamSpace, kind: str) -> list[tuple[Param, str]]:
+    """The settings of the link (``?iris.epochs=…``) that are not used: invalid values (their widgets fall back) and
+    settings a link may not give (a path on the server: removed from the address, never read)."""
+    problems = []
     for p in space:
         key = widget_key(kind, p.name)
         text = st.query_params.get(key)
@@ -48,27 +48,39 @@ def url_notices(space: ParamSpace, kind: str) -> list[str]:
             continue
         if not p.browser:
             del st.query_params[key]
-            notices.append(f"{key} ({p.title}) cannot be set from a link: a page never opens files the server names "
-                           "from a link.")
+            problems.append((p, f"{key} ({p.title}) cannot be set from a link: a page never opens files the server "
+                                "names from a link."))
             continue
         try:
             p.parse(text)
         except ParamError as err:
-            notices.append(f"{err} — using the default {p.default!r}.")
-    return notices
+            problems.append((p, str(err)))
+    return problems
+
+
+def reserve_notices() -> None:
+    """Keep the top of the page for notices about the link's settings (app.py, before the page runs)."""
+    st.session_state[_NOTICES] = st.container()
+
+
+_NOTICES = "_link_notices_box"
 
 
 def param_controls(space: ParamSpace, kind: str, container=None, skip: tuple[str, ...] = ()) -> dict:
     """Render a widget per hyper-parameter (in the sidebar by default) and return the validated values."""
     container = container or st.sidebar
-    notices = url_notices(space, kind)
-    for notice in notices:
-        container.warning(f"Link setting ignored: {literal(notice, limit=400)}")
+    problems = link_problems(space, kind)
     values = {}
     for p in space:
         if p.name in skip or not p.browser:
             continue
         values[p.name] = _widget(p, widget_key(kind, p.name), container)
+    notices = st.session_state.get(_NOTICES, container)  # the top of the page in the served app
+    for p, problem in problems:
+        if p.browser:  # say what the widget shows, so the notice and the widget agree
+            shown = values.get(p.name, p.default)
+            problem += f" — using {'the default ' if shown == p.default else ''}{shown!r}."
+        notices.warning(f"Link setting ignored: {literal(problem, limit=400)}", icon="🔗")
     container.button("Reset to the portfolio's defaults", key=f"{kind}.reset", width="stretch",
                      on_click=apply_params, args=(kind, space.defaults()))
     return space.validate({**space.defaults(), **values})

@@ -73,19 +73,27 @@ def _prepare(name: str, raw, invert_dark: bool = True) -> Digit:
     return Digit(name, raw, result.image, bool(result.inverted))
 
 
+def _clear(key: str) -> None:
+    st.session_state[f"{key}.generation"] = st.session_state.get(f"{key}.generation", 0) + 1
+
+
 def canvas_digit(key: str, invert_dark: bool = True) -> Digit:
-    """A 280x280 drawing canvas with a pen colour choice and a Clear button."""
+    """A 280x280 drawing canvas with an ink choice, a pen or eraser of adjustable width, and a Clear button."""
     from streamlit_drawable_canvas import st_canvas
 
     polarity = st.radio("Ink", list(POLARITIES), horizontal=True, key=f"{key}.polarity", persist_state="session")
     ink, paper = POLARITIES[polarity]
+    tool_col, width_col = st.columns(2)
+    tool = tool_col.radio("Tool", ("pen", "eraser"), horizontal=True, key=f"{key}.tool",
+                          help="The eraser paints in the paper's colour.")
+    width = width_col.slider("Width (px)", 6, 48, PEN_WIDTH, 2, key=f"{key}.pen_width", persist_state="session",
+                             help=f"MNIST strokes are 2-3 px of 28; on this {CANVAS_SIZE} px canvas about {PEN_WIDTH}.")
     generation = st.session_state.setdefault(f"{key}.generation", 0)
-    result = st_canvas(stroke_width=PEN_WIDTH, stroke_color=ink, background_color=paper, height=CANVAS_SIZE,
-                       width=CANVAS_SIZE, drawing_mode="freedraw", return_image_data=True,
+    result = st_canvas(stroke_width=width, stroke_color=ink if tool == "pen" else paper, background_color=paper,
+                       height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw", return_image_data=True,
                        key=f"{key}.canvas.{polarity}.{generation}")
-    if st.button("Clear the canvas", key=f"{key}.clear"):
-        st.session_state[f"{key}.generation"] = generation + 1
-        st.rerun()
+    # A callback, so the click reruns only the fragment that holds the canvas (the pages draw it in one).
+    st.button("Clear the canvas", key=f"{key}.clear", on_click=_clear, args=(key,))
     raw = None if result is None else result.image_data
     if raw is None:
         return Digit("drawing", None, error="Draw a digit on the canvas.")

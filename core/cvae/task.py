@@ -19,8 +19,8 @@ SPACE = ParamSpace((
 ))
 
 PRESETS = {
-    "Quick (about 1 min)": {"train_size": 10000, "epochs": 3, "learning_rate": 1e-3},
-    "Portfolio (60,000 images, 10 epochs)": {"train_size": 60000, "epochs": 10, "learning_rate": 1e-4},
+    "Quick: 10,000 images × 3 epochs": {"train_size": 10000, "epochs": 3, "learning_rate": 1e-3},
+    "Portfolio: 60,000 images × 10 epochs": {"train_size": 60000, "epochs": 10, "learning_rate": 1e-4},
 }
 N_RECONSTRUCTIONS = 16  # fixed test digits shown after every epoch, as in the portfolio
 MIN_TEST = 1000  # validation/test images: MNIST's 6:1 train/test ratio of the training images, at least this many

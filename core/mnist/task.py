@@ -31,8 +31,8 @@ SPACE = ParamSpace((
 ))
 
 PRESETS = {
-    "Quick (about 20 s)": {"train_size": 20000, "epochs": 3, "precision": "auto"},
-    "Portfolio (60,000 images, 10 epochs)": {"train_size": 60000, "epochs": 10, "precision": "float32"},
+    "Quick: 20,000 images × 3 epochs": {"train_size": 20000, "epochs": 3, "precision": "auto"},
+    "Portfolio: 60,000 images × 10 epochs": {"train_size": 60000, "epochs": 10, "precision": "float32"},
 }
 
 
