@@ -182,6 +182,9 @@ def your_digit() -> None:
                 feats = latent.latent_features(model, x)
                 probs = np.asarray(classifier.model(feats, training=False))[0]
                 st.plotly_chart(probability_figure(probs, range(10)), key=f"cvae.cls.{digit.name}")
+    from ui.posterior_view import posterior_section
+
+    posterior_section(current, [d for d in digits if not d.error], x_test, y_test, means, dims, (lo, hi))
 
 
 your_digit()
