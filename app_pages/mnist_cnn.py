@@ -52,7 +52,9 @@ from core.plots import (
 )
 
 data = mnist_or_stop(KIND, params)
-st.info(f"**Data:** {data.description}", icon="🗂️")
+used = min(params["train_size"], len(data.x_train))
+st.info(f"**Data:** {data.description}. Training uses {used:,} of the training images"
+        + (" and their inverted copies." if params["augment_invert"] else "."), icon="🗂️")
 for notice in data.notices:
     st.caption(notice)
 
@@ -121,7 +123,11 @@ def _show_prediction(model, digit, show_details: bool) -> None:
     b.image(upscale(digit.image, PREVIEW), caption="what the network sees (28×28)" +
             (", inverted" if digit.inverted else ""), clamp=True)
     with c:
-        if summary["unsure"]:
+        if summary["unsure"] and digit.dark_on_light and not digit.inverted:
+            st.warning(f"Not sure: it might be a {summary['digit']} or a {summary['runner_up']}. The ink is dark on "
+                       "light and reaches the network as it is (inversion is off): only a model trained with the "
+                       "inversion augmentation reads that. Turn the inversion on, or train with the augmentation.")
+        elif summary["unsure"]:
             st.warning(f"Not sure: {summary['message']}")
         else:
             st.success(f"It reads **{summary['digit']}** ({summary['probability']:.1%}).")
@@ -140,6 +146,9 @@ def _explain(model, image) -> None:
             st.image(upscale(image_grid([normalize01(k) for k in kernels], ncols=8, fill=1.0), 6),
                      caption=f"the first layer's {len(kernels)} learned {kernels.shape[1]}×{kernels.shape[2]} "
                              "kernels (white = positive weight)", clamp=True)
+        st.caption("Each convolution + pooling halves the maps and sees a larger part of the digit: conv1 and conv2 "
+                   "respond to edges and strokes; conv3 and conv4 (7×7 and 3×3 maps) no longer look like the digit, "
+                   "they signal combinations of parts, which the dense layer weighs into the ten probabilities.")
         for name, maps in feature_maps(model, image):
             shown = maps[:32]
             size = maps.shape[1]

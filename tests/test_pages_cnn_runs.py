@@ -8,9 +8,11 @@ from core.store import RunStore
 
 
 def test_cnn_page_without_a_model_teaches_convolution(app_page):
-    at = app_page("mnist_cnn", timeout=120).run()
+    at = app_page("mnist_cnn", timeout=120)
+    at.query_params["cnn.train_size"] = "20000"
+    at.run()
     assert not at.exception
-    assert any("Data:" in i.value for i in at.info)
+    assert any("Data:" in i.value and "Training uses 20,000 of the training images." in i.value for i in at.info)
     assert at.sidebar.toggle(key="cnn.augment_invert").value is False
 
 
@@ -68,3 +70,17 @@ def test_rerun_starts_a_job_and_goes_to_its_page(app_page, runs_dir):
     job = job_board().get(at.session_state["browser_id"], "iris")  # this browser's job, on the server's board
     assert job is not None and job.params["epochs"] == 1
     assert job.wait(60)  # no training thread outlives the test
+
+
+def test_a_drawing_says_whether_it_was_inverted_on_its_way_to_the_network():
+    import numpy as np
+
+    from ui.digits import _prepare
+
+    paper = np.full((280, 280, 4), 255, dtype="uint8")
+    paper[60:220, 130:150, :3] = 0  # a dark "1" on white
+    shown = _prepare("drawing", paper, invert_dark=False)
+    assert shown.dark_on_light and not shown.inverted  # the caption must not say "inverted"
+    flipped = _prepare("drawing", paper, invert_dark=True)
+    assert flipped.dark_on_light and flipped.inverted
+    assert flipped.image[14, 14] > 0.5 > shown.image[14, 14]  # ink is bright only once inverted

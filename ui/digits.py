@@ -61,8 +61,9 @@ class Digit:
     name: str
     raw: np.ndarray | None
     image: np.ndarray | None = None
-    inverted: bool = False
+    inverted: bool = False  # this picture was inverted on its way to the network
     error: str | None = None
+    dark_on_light: bool = False  # the picture has dark ink on light paper (inverted or not)
 
 
 def _prepare(name: str, raw, invert_dark: bool = True) -> Digit:
@@ -70,7 +71,8 @@ def _prepare(name: str, raw, invert_dark: bool = True) -> Digit:
         result = preprocess_digit(raw, invert_dark=invert_dark)
     except PreprocessError as err:  # an empty canvas (EmptyImageError) included
         return Digit(name, raw, error=str(err))
-    return Digit(name, raw, result.image, bool(result.inverted))
+    return Digit(name, raw, result.image, inverted=bool(result.inverted and invert_dark),
+                 dark_on_light=bool(result.inverted))
 
 
 def _clear(key: str) -> None:
