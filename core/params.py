@@ -108,10 +108,20 @@ class Param:
 
 @dataclass(frozen=True)
 class ParamSpace:
-    """An ordered set of :class:`Param` for one model kind."""
+    """An ordered set of :class:`Param` for one model kind; ``groups`` (title -> names) orders a page's sidebar."""
 
     params: tuple[Param, ...]
     groups: dict = field(default_factory=dict)
+
+    def grouped(self) -> list[tuple[str, list[Param]]]:
+        """The parameters by group, in the groups' order; ungrouped ones last under the title ``""``."""
+        seen = {name for names in self.groups.values() for name in names}
+        unknown = seen - set(self.names())
+        if unknown:
+            raise KeyError(f"groups name unknown parameters: {sorted(unknown)}")
+        out = [(title, [self[name] for name in names]) for title, names in self.groups.items()]
+        rest = [p for p in self.params if p.name not in seen]
+        return out + ([("", rest)] if rest else [])
 
     def __iter__(self):
         return iter(self.params)

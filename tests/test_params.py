@@ -225,3 +225,20 @@ def test_iris_defaults_are_the_portfolio_setting_and_valid():
     assert (d["hidden_layers"], d["units"], d["activation"], d["learning_rate"], d["batch_size"], d["epochs"],
             d["repeat"], d["test_fraction"]) == (2, 10, "relu", 1e-3, 32, 10, 20, 0.2)
     assert IRIS.validate({}) == d
+
+
+@pytest.mark.parametrize("kind", ["cnn", "cvae"])
+def test_the_sidebar_groups_cover_every_setting_once(kind):
+    from core.registry import get_task
+
+    space = get_task(kind).space
+    grouped = space.grouped()
+    names = [p.name for _, members in grouped for p in members]
+    assert sorted(names) == sorted(space.names()) and len(set(names)) == len(names)
+    assert all(title for title, _ in grouped)  # nothing left over, ungrouped
+
+
+def test_groups_that_name_an_unknown_setting_are_refused():
+    space = ParamSpace((Param("a", 1, "int", 0, 2),), groups={"G": ("a", "b")})
+    with pytest.raises(KeyError, match="'b'"):
+        space.grouped()

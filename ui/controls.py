@@ -71,10 +71,12 @@ def param_controls(space: ParamSpace, kind: str, container=None, skip: tuple[str
     container = container or st.sidebar
     problems = link_problems(space, kind)
     values = {}
-    for p in space:
-        if p.name in skip or not p.browser:
-            continue
-        values[p.name] = _widget(p, widget_key(kind, p.name), container)
+    for title, members in space.grouped():
+        shown = [p for p in members if p.name not in skip and p.browser]
+        if title and shown:
+            container.markdown(f"**{title}**")
+        for p in shown:
+            values[p.name] = _widget(p, widget_key(kind, p.name), container)
     notices = st.session_state.get(_NOTICES, container)  # the top of the page in the served app
     for p, problem in problems:
         if p.browser:  # say what the widget shows, so the notice and the widget agree

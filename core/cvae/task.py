@@ -16,7 +16,11 @@ SPACE = ParamSpace((
     Param("train_size", 60000, "int", 100, 60000, step=100, help="Training images used (capped at what the data holds)."),
     Param("seed", 42, "int", 0, 2**31 - 1, help="Seed for weights, sampling and shuffling."),
     *DATA_PARAMS,
-))
+), groups={  # how the sidebar groups the settings
+    "Model": ("latent_dim", "beta"),
+    "Training": ("learning_rate", "batch_size", "epochs", "seed"),
+    "Data": ("train_size", "data_source", "data_path"),
+})
 
 PRESETS = {
     "Quick: 10,000 images × 3 epochs": {"train_size": 10000, "epochs": 3, "learning_rate": 1e-3},

@@ -28,7 +28,12 @@ SPACE = ParamSpace((
                "(AVX512-BF16/AMX) and was ~0.1% less accurate in our runs; auto picks bf16 where it is native."),
     Param("seed", 42, "int", 0, 2**31 - 1, help="Seed for weights, dropout and shuffling."),
     *DATA_PARAMS,
-))
+), groups={  # how the sidebar groups the settings
+    "Architecture": ("conv1_filters", "conv2_filters", "conv3_filters", "conv4_filters", "kernel_size", "dense_units",
+                     "dropout"),
+    "Training": ("learning_rate", "batch_size", "epochs", "precision", "seed"),
+    "Data": ("train_size", "augment_invert", "data_source", "data_path"),
+})
 
 PRESETS = {
     "Quick: 20,000 images × 3 epochs": {"train_size": 20000, "epochs": 3, "precision": "auto"},
