@@ -6,6 +6,7 @@ from core.iris.data import EXAMPLES, FEATURES, SPECIES
 from core.iris.task import SPACE, TASK
 from core.tasks import Prepared
 from ui.controls import param_controls
+from ui.iris_network import network_section
 from ui.model_panel import model_panel, require_model
 from ui.session import cached, ensure_tf, get_current
 from ui.sweep_panel import sweep_panel
@@ -20,16 +21,17 @@ st.title("🌸 Iris: a feed-forward classifier")
 st.markdown(
     "Four measurements of a flower (sepal and petal length and width, in cm) go in; the probabilities of its three "
     "species come out. Hidden layers compute $\\mathbf{h} = \\varphi(W\\mathbf{x} + \\mathbf{b})$, the output layer "
-    "$\\hat{\\mathbf{p}} = \\mathrm{softmax}(W\\mathbf{h} + \\mathbf{b})$, and Adam lowers the cross-entropy "
-    "$L = -\\log \\hat p_y$. The portfolio's setting (the defaults): two hidden ReLU layers of 10, Adam 1e-3, batch "
-    "32, 10 epochs over the 120 training flowers repeated 20 times; 30 flowers are held out as the test set, "
-    "which is also the validation curve."
+    "$\\hat{\\mathbf{p}} = \\mathrm{softmax}(W\\mathbf{h} + \\mathbf{b})$, and an optimizer lowers the "
+    "cross-entropy $L = -\\log \\hat p_y$ (plus any weight penalties). The portfolio's setting (the defaults): two "
+    "hidden ReLU layers of 10, Adam 1e-3, batch 32, 10 epochs over the 120 training flowers repeated 20 times; 30 "
+    "flowers are held out as the test set, which is also the validation curve."
 )
 
 st.sidebar.header("Hyper-parameters")
 params = param_controls(SPACE, KIND)
 training_panel(KIND, params)
 sweep_panel(KIND, params)
+network_section(params)
 
 current = require_model(KIND, "Train a model (or load a saved one below) to see its test accuracy, its decision "
                                "regions and to classify a flower of your own.")

@@ -12,7 +12,15 @@ SPACE = ParamSpace((
     Param("units", 10, "int", 1, 64, help="Neurons in each hidden layer."),
     Param("activation", "relu", "choice", choices=("relu", "tanh", "sigmoid", "elu", "linear"),
           help="Non-linearity phi of the hidden layers."),
-    Param("learning_rate", 1e-3, "float", 1e-5, 1.0, log=True, help="Adam's step size."),
+    Param("optimizer", "adam", "choice", choices=("sgd", "momentum", "rmsprop", "adam"),
+          help="How a gradient becomes a step: plain SGD, SGD with momentum 0.9, RMSprop or Adam (the portfolio's)."),
+    Param("learning_rate", 1e-3, "float", 1e-5, 1.0, log=True,
+          help="Step size eta: Adam, RMSprop and momentum use it as is; plain SGD steps 10 x eta, the long-run step of "
+               "momentum 0.9 (at eta itself it would barely learn Iris in 10 epochs)."),
+    Param("l1", 0.0, "float", 0.0, 1.0, step=0.01, label="L1 penalty",
+          help="Adds l1 * sum |w| over the hidden and output kernels to the loss: pushes weights to exactly 0."),
+    Param("l2", 0.0, "float", 0.0, 1.0, step=0.01, label="L2 penalty",
+          help="Adds l2 * sum w^2 over the hidden and output kernels to the loss (weight decay): keeps weights small."),
     Param("batch_size", 32, "int", 1, 1024, help="Examples per gradient step."),
     Param("epochs", 10, "int", 1, 200, help="Passes over the (repeated) training set."),
     Param("repeat", 20, "int", 1, 100, help="Times the training set is repeated within one epoch."),
@@ -41,7 +49,8 @@ class IrisTask(Task):
     def build(self, params, prepared=None):
         from core.iris.model import build_model
 
-        return build_model(params["hidden_layers"], params["units"], params["activation"], params["learning_rate"])
+        return build_model(params["hidden_layers"], params["units"], params["activation"], params["learning_rate"],
+                           params["optimizer"], params["l1"], params["l2"])
 
     def evaluate(self, model, prepared):
         from core.iris.analysis import confusion
