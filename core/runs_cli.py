@@ -40,6 +40,7 @@ def _sweep_summary(record: dict) -> str:
 
 
 def main(args, store) -> int:
+    from core.records import is_shared
     from core.store import RunNotFound
 
     try:
@@ -62,8 +63,10 @@ def main(args, store) -> int:
                 else:
                     rec = r.record
                     sweep = f"  [{_sweep_summary(rec)}]" if rec.get("sweep") else ""
+                    name = f"  {rec['name']!r}" if rec.get("name") else ""
                     print(f"{r.run_id:40s} {rec.get('status', '?'):8s} {rec.get('started', '')}  "
-                          f"{rec.get('duration', 0):7.1f}s  {_metric_summary(rec)}{sweep}")
+                          f"{rec.get('duration', 0):7.1f}s  {_metric_summary(rec)}{sweep}{name}  "
+                          f"owner {rec.get('owner', 'local')}{'' if is_shared(rec) else ' (not shared)'}")
         elif args.action == "show":
             print(json.dumps(store.get(args.run_id), indent=1, default=str))
         elif args.action == "export":
