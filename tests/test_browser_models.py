@@ -53,11 +53,22 @@ def test_cvae_page_decodes_where_the_user_clicks(fresh_app_server, browser_page)
     assert z1.startswith("decoded z = (-") and "(-" not in z2  # left-top is negative x, right is positive
 
 
+def _model_line(page) -> str | None:
+    line = page.get_by_text(re.compile(r"^Model: iris-"))
+    return line.first.inner_text() if line.count() else None
+
+
 def test_runs_page_compares_two_iris_runs(fresh_app_server, browser_page):
     page = browser_page
+    models = set()  # the page's "Model: <run id>" line: a reloaded page shows the last finished job at once
     for lr in ("0.001", "0.01"):
         start_training(page, f"{fresh_app_server}/Iris?iris.epochs=3&iris.learning_rate={lr}")
         metric(page, "Test accuracy", timeout=60)
+        deadline = time.time() + 120
+        while (shown := _model_line(page)) in models | {None} and time.time() < deadline:
+            time.sleep(0.5)
+        assert shown not in models, f"the training with learning rate {lr} did not finish: {shown}"
+        models.add(shown)
     open_page(page, f"{fresh_app_server}/Runs")
     wait_text(page, "Select one or more rows")
     grid = page.locator("[data-testid='stDataFrame']").first
