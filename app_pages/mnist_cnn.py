@@ -17,14 +17,17 @@ PREVIEW = 5  # 28 px shown as 140 px
 
 st.set_page_config(page_title="MNIST CNN · NN playground")
 st.title("🔢 MNIST: a convolutional network that reads handwriting")
-st.markdown(
-    "A convolution slides a small kernel $K$ over the image, $(I * K)[i,j] = \\sum_{u,v} I[i+u, j+v]\\,K[u,v]$, so "
-    "each filter detects one local pattern wherever it appears. The portfolio's network stacks four "
-    "Conv2D(5×5, ReLU) layers of 16, 32, 64 and 128 filters, each followed by 2×2 max-pooling "
-    "(28 → 14 → 7 → 3 → 1 pixels), then Dense(128), Dropout(0.4) and a softmax over the ten digits. "
-    "It reached 99.17% test accuracy. MNIST digits are white on black; the **inversion augmentation** adds a "
-    "black-on-white copy $1 - x$ of every image, which is what lets the network read dark ink on paper."
-)
+st.markdown("A network that learned to read handwritten digits from 60,000 examples. **Start here:** pick the "
+            "**Quick** preset in the sidebar, press **Apply preset**, then **Train**; then draw a digit below.")
+with st.expander("The maths and the portfolio's network"):
+    st.markdown(
+        "A convolution slides a small kernel $K$ over the image, $(I * K)[i,j] = \\sum_{u,v} I[i+u, j+v]\\,K[u,v]$, "
+        "so each filter detects one local pattern wherever it appears. The portfolio's network stacks four "
+        "Conv2D(5×5, ReLU) layers of 16, 32, 64 and 128 filters, each followed by 2×2 max-pooling "
+        "(28 → 14 → 7 → 3 → 1 pixels), then Dense(128), Dropout(0.4) and a softmax over the ten digits. "
+        "It reached 99.17% test accuracy. MNIST digits are white on black; the **inversion augmentation** adds a "
+        "black-on-white copy $1 - x$ of every image, which is what lets the network read dark ink on paper."
+    )
 
 st.sidebar.header("Hyper-parameters")
 preset = st.sidebar.selectbox("Preset", list(PRESETS), key="cnn.preset")
