@@ -52,3 +52,22 @@ def test_two_browsers_do_not_see_each_others_jobs(app_page, runs_dir):
     assert _buttons(stranger) == (True, False) and _progress(stranger) == ""
     [run] = RunStore(runs_dir).list("iris")
     assert run.record["owner"] == my_id and run.record["status"] == "stopped"
+
+
+def test_a_train_click_interrupted_while_tensorflow_loads_still_trains(app_page, monkeypatch):
+    """The first Train click of a server waits for TensorFlow's import; a click elsewhere meanwhile stops the
+    script run at the spinner's end (Streamlit's StopException / RerunException): the job must start anyway."""
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+    import ui.session
+
+    at = _iris(app_page, epochs=2)
+
+    def interrupted_while_loading():
+        raise StopException()
+
+    monkeypatch.setattr(ui.session, "ensure_tf", interrupted_while_loading)
+    at.button(key="iris.train").click().run()
+    job = ui.session.job_board().get(at.session_state[OWNER], "iris")
+    assert job is not None and job.wait(60)
+    assert job.progress.snapshot()["status"] == "done" and job.progress.snapshot()["run_id"]

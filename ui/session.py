@@ -207,10 +207,19 @@ def get_job(kind: str) -> TrainingJob | None:
 
 
 def start_job(kind: str, params: dict) -> TrainingJob:
-    """Start training ``kind`` for this browser (raises ``core.params.ParamError`` for invalid settings)."""
-    ensure_tf()
-    job = TrainingJob(kind, params, store=store(), owner=owner_id())
-    return job_board().put(owner_id(), kind, job.start())
+    """Start training ``kind`` for this browser (raises ``core.params.ParamError`` for invalid settings).
+
+    The first training of a server imports TensorFlow (seconds, with a spinner). A click elsewhere meanwhile
+    (another page, another button) makes Streamlit stop this run at its next element, the spinner's end, so
+    the job is put on the board before and started whatever happens: a Train click is never lost.
+    """
+    job = TrainingJob(kind, params, store=store(), owner=owner_id())  # validates; imports no TensorFlow
+    job_board().put(owner_id(), kind, job)
+    try:
+        ensure_tf()
+    finally:
+        job.start()
+    return job
 
 
 # --- what this page view shows -------------------------------------------------------------------------------------
