@@ -71,3 +71,21 @@ def test_a_train_click_interrupted_while_tensorflow_loads_still_trains(app_page,
     job = ui.session.job_board().get(at.session_state[OWNER], "iris")
     assert job is not None and job.wait(60)
     assert job.progress.snapshot()["status"] == "done" and job.progress.snapshot()["run_id"]
+
+
+def test_a_diverging_loss_is_named_and_the_loss_axis_can_go_log(app_page):
+    import json
+
+    at = app_page("iris")
+    for name, value in {"learning_rate": "1", "activation": "linear", "epochs": "3"}.items():
+        at.query_params[f"iris.{name}"] = value
+    at.run()
+    at.button(key="iris.train").click().run()
+    deadline = time.time() + 90
+    while not _progress(at).startswith(("Done", "Failed", "Stopped")) and time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert any("diverging" in w.value and "log-scale" in w.value for w in at.warning), [w.value for w in at.warning]
+    at.toggle(key="iris.log_loss").set_value(True).run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["yaxis"]["type"] == "log"  # the loss panel
