@@ -120,7 +120,10 @@ def test_iris_page_renders_every_hyper_parameter_with_the_portfolio_defaults(app
     assert sb.slider(key="iris.units").value == 10
     assert sb.selectbox(key="iris.activation").value == "relu"
     assert sb.selectbox(key="iris.activation").options == ["relu", "tanh", "sigmoid", "elu", "linear"]
+    assert sb.selectbox(key="iris.optimizer").value == "adam"
+    assert sb.selectbox(key="iris.optimizer").options == ["sgd", "momentum", "rmsprop", "adam"]
     assert sb.number_input(key="iris.learning_rate").value == pytest.approx(1e-3)
+    assert sb.slider(key="iris.l1").value == 0.0 and sb.slider(key="iris.l2").value == 0.0
     assert sb.slider(key="iris.batch_size").value == 32
     assert sb.slider(key="iris.epochs").value == 10
     assert sb.slider(key="iris.repeat").value == 20

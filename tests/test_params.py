@@ -209,8 +209,9 @@ def test_to_strings_from_strings_round_trip_is_exact(values):
 
 
 def test_round_trip_of_every_iris_setting():
-    values = {"hidden_layers": 3, "units": 17, "activation": "tanh", "learning_rate": 3e-4, "batch_size": 16,
-              "epochs": 25, "repeat": 5, "test_fraction": 0.35, "seed": 2**31 - 1}
+    values = {"hidden_layers": 3, "units": 17, "activation": "tanh", "optimizer": "momentum", "learning_rate": 3e-4,
+              "l1": 0.01, "l2": 0.3, "batch_size": 16, "epochs": 25, "repeat": 5, "test_fraction": 0.35,
+              "seed": 2**31 - 1}
     back, notices = IRIS.from_strings(IRIS.to_strings(values))
     assert notices == [] and back == values == IRIS.validate(values)
 

@@ -12,8 +12,8 @@ from core.mnist.task import SPACE as CNN_SPACE
 PAGES = Path(__file__).resolve().parents[1] / "app_pages"
 
 # A non-default, valid value for every Iris setting.
-IRIS_LINK = {"hidden_layers": 3, "units": 17, "activation": "tanh", "learning_rate": 0.003, "batch_size": 16,
-             "epochs": 25, "repeat": 5, "test_fraction": 0.3, "seed": 7}
+IRIS_LINK = {"hidden_layers": 3, "units": 17, "activation": "tanh", "optimizer": "rmsprop", "learning_rate": 0.003,
+             "l1": 0.02, "l2": 0.05, "batch_size": 16, "epochs": 25, "repeat": 5, "test_fraction": 0.3, "seed": 7}
 
 
 def _widgets(at) -> dict:
@@ -25,6 +25,7 @@ def _widgets(at) -> dict:
 
 
 def test_url_round_trip_restores_every_iris_setting():
+    assert set(IRIS_LINK) == set(IRIS_SPACE.names())  # a new setting needs a non-default value here
     at = AppTest.from_file(str(PAGES / "iris.py"), default_timeout=60)
     for name, text in IRIS_SPACE.to_strings(IRIS_LINK).items():
         at.query_params[f"iris.{name}"] = text

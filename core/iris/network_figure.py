@@ -56,7 +56,7 @@ def _png(canvas: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def network_figure(maps, diagram, input_names=(), output_names=(), height: int | None = None) -> go.Figure:
+def network_figure(maps, diagram, input_names=(), output_names=(), height: int | None = None) -> dict:
     """The network diagram: neuron maps (a :class:`core.iris.neurons.NeuronMaps`) joined by the weights of a
     :class:`core.iris.neurons.Diagram` (their layers must match).
 
@@ -84,17 +84,17 @@ def network_figure(maps, diagram, input_names=(), output_names=(), height: int |
         for (i, j), w in np.ndenumerate(kernel):
             (x0, y0), (x1, y1) = corners[layer][i], corners[layer + 1][j]
             x0, y0, x1, y1 = float(x0 + cell + 1), y0 + cell / 2, float(x1 - 1), y1 + cell / 2
-            line_width = round(2 * (0.5 + (MAX_LINE_WIDTH - 0.5) * abs(w) / top)) / 2
+            line_width = round(0.5 + (MAX_LINE_WIDTH - 0.5) * abs(w) / top, 0) or 0.5  # 0.5, 1, 2, ... 6 px
             xs, ys = groups.setdefault((bool(w >= 0), line_width), ([], []))
-            xs += [x0, x1, None]
-            ys += [y0, y1, None]
+            xs += [x0, x1, np.nan]  # NaN: a gap between two lines
+            ys += [y0, y1, np.nan]
             hover_x.append((x0 + x1) / 2)
             hover_y.append((y0 + y1) / 2)
             hover_text.append(f"w = {w:+.3f}: {diagram.names[layer]} {i + 1} → {diagram.names[layer + 1]} {j + 1}")
     for (positive, line_width), (xs, ys) in sorted(groups.items(), key=lambda kv: kv[0][1]):
-        traces.append(dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False, opacity=0.6,
+        traces.append(dict(type="scatter", x=np.asarray(xs), y=np.asarray(ys), mode="lines", hoverinfo="skip", showlegend=False, opacity=0.6,
                            line=dict(color=POSITIVE if positive else NEGATIVE, width=line_width)))
-    traces.append(dict(type="scatter", x=hover_x, y=hover_y, mode="markers", marker=dict(size=8, opacity=0),
+    traces.append(dict(type="scatter", x=np.asarray(hover_x), y=np.asarray(hover_y), mode="markers", marker=dict(size=8, opacity=0),
                        hovertext=hover_text, hoverinfo="text", showlegend=False, name="hover"))
 
     annotations = [dict(x=corners[layer][0][0] + cell / 2, y=-4, text=f"<b>{_layer_title(name)}</b>", showarrow=False,
@@ -111,7 +111,7 @@ def network_figure(maps, diagram, input_names=(), output_names=(), height: int |
         xaxis=dict(range=[-pad, width + pad], visible=False, fixedrange=True),
         yaxis=dict(range=[canvas_h + 2, -cell], visible=False, fixedrange=True),
     )
-    return go.Figure(data=traces, layout=layout)  # at once: adding traces one by one copies the figure each time
+    return {"data": traces, "layout": layout}
 
 
 def step_loss_figure(losses) -> go.Figure:
