@@ -46,8 +46,9 @@ def _stepper(params: dict):
         return current
     if current is not None:
         current.close()
-    split = load_split(params["test_fraction"])
-    st.session_state[STEPPER] = make_stepper(params, split.x_train, split.y_train)
+    with st.spinner("Building the network and compiling its training step…"):
+        split = load_split(params["test_fraction"])
+        st.session_state[STEPPER] = make_stepper(params, split.x_train, split.y_train)
     return st.session_state[STEPPER]
 
 

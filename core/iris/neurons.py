@@ -197,8 +197,12 @@ class Stepper:
         free_traced_graphs(self.model, self._mark)
 
 
-def make_stepper(params: dict, x_train, y_train) -> Stepper:
-    """A fresh model of the Iris task for ``params`` (seeded as a training with that seed starts) to step through."""
+def make_stepper(params: dict, x_train, y_train, warm: bool = True) -> Stepper:
+    """A fresh model of the Iris task for ``params`` (seeded as a training with that seed starts) to step through.
+
+    ``warm``: compile the training step now (one step, then :meth:`Stepper.reset`), so the first click is as quick
+    as the others.
+    """
     from tensorflow.python.framework import ops
 
     from core.iris.task import SPACE, TASK
@@ -211,6 +215,11 @@ def make_stepper(params: dict, x_train, y_train) -> Stepper:
     stepper = Stepper(model, np.asarray(x_train, dtype="float32"), np.asarray(y_train, dtype="int32"),
                       params["batch_size"], params["repeat"], params["seed"], key=stepper_key(params))
     stepper._mark = mark
+    if warm:
+        stepper.step()
+        stepper.reset()
+        stepper.probe(np.zeros((RESOLUTION * RESOLUTION, stepper.x.shape[1]), dtype="float32"))  # the maps' grid
+        stepper.accuracy()
     return stepper
 
 
