@@ -98,7 +98,9 @@ class Progress:
         snap["fraction"] = fraction_done(snap)
         snap["eta"] = None
         began = snap["training_started"]
-        if snap["status"] == RUNNING and began is not None and snap["fraction"] > 0:
+        # Only while epochs run: after them (or after a stop) evaluation and saving do not follow the step rate.
+        if snap["status"] == RUNNING and snap["phase"] in ("training", "validating") and began is not None \
+                and snap["fraction"] > 0:
             spent = now - began
             if spent >= MIN_ETA_SECONDS or snap["epoch"] > 0:
                 snap["eta"] = spent * (1 - snap["fraction"]) / snap["fraction"]

@@ -60,11 +60,15 @@ class Current:
 
 
 def ensure_tf() -> None:
-    """Import TensorFlow/Keras once (with a spinner the first time) and make Streamlit reruns cheap.
+    """Import TensorFlow/Keras once (with a spinner the first time) and turn off Streamlit's Keras reset.
 
-    After each script run Streamlit calls ``keras.backend.clear_session()``, whose default
-    ``free_memory=True`` runs a full ``gc.collect()``: ~400 ms per rerun once Keras is loaded. The
-    patched version keeps the session reset but skips the collection.
+    After each script run Streamlit calls ``keras.backend.clear_session()``. In this app that is harmful twice:
+    its default ``free_memory=True`` runs a full ``gc.collect()`` (~400 ms per rerun once Keras is loaded), and
+    it replaces Keras' process-wide state, layer-name counters included, while training threads (and other
+    sessions' scripts) are building models: a job between two ``Conv2D(...)`` calls then got "All layers added
+    to a Sequential model should have unique names". The app keeps no Keras session state to reset (models
+    carry their own dtypes; a finished training frees its graphs, see ``core.training.free_traced_graphs``),
+    so in the server process the call does nothing.
     """
     import sys
 
@@ -74,13 +78,12 @@ def ensure_tf() -> None:
             import tensorflow  # noqa: F401
     import keras
 
-    original = keras.backend.clear_session
-    if not getattr(original, "_cheap", False):
+    if not getattr(keras.backend.clear_session, "_app_noop", False):
 
-        def clear_session(free_memory: bool = False):
-            return original(free_memory=free_memory)
+        def clear_session(free_memory: bool = True) -> None:
+            """Streamlit's after-run reset, turned off in the app's server (see ``ui.session.ensure_tf``)."""
 
-        clear_session._cheap = True
+        clear_session._app_noop = True
         keras.backend.clear_session = clear_session
 
 
