@@ -78,7 +78,9 @@ def _step_panel(params: dict) -> None:
         st.warning("Choose two different features for the maps.")
         return
     maps = neuron_maps(stepper.model, stepper.x, (fx, fy), probe=stepper.probe)
-    figure = network_figure(maps, weight_diagram(stepper.model), [f.replace(" (cm)", "") for f in FEATURES], SPECIES)
+    means = stepper.x.mean(axis=0)
+    inputs = [f.replace(" (cm)", "") + ("" if i in (fx, fy) else f" = {means[i]:.2f} (mean)") for i, f in enumerate(FEATURES)]
+    figure = network_figure(maps, weight_diagram(stepper.model), inputs, SPECIES)
     loss = f"batch loss {stepper.losses[-1]:.4f}" if stepper.losses else "no step yet"
     p, i = divmod(max(stepper.steps - 1, 0), stepper.steps_per_pass)
     where = f" (pass {p + 1}, batch {i + 1} of {stepper.steps_per_pass})" if stepper.steps else ""

@@ -108,7 +108,7 @@ def network_figure(maps, diagram, input_names=(), output_names=(), height: int |
     layout = dict(
         height=height or int(min(900, max(420, 46 * max(sizes)))), margin=dict(l=0, r=0, t=10, b=0),
         plot_bgcolor="white", hovermode="closest", annotations=annotations, uirevision="iris-network",
-        xaxis=dict(range=[-pad, width + pad], visible=False, fixedrange=True),
+        xaxis=dict(range=[-1.8 * pad, width + pad], visible=False, fixedrange=True),  # room for the input labels
         yaxis=dict(range=[canvas_h + 2, -cell], visible=False, fixedrange=True),
     )
     return {"data": traces, "layout": layout}
