@@ -174,3 +174,14 @@ def test_the_page_section_steps_and_resets(app_page):
     assert state()[0].startswith("**Step 0**") and state()[1] == 0
     assert any("The update rules" in e.label for e in at.expander)
     assert any(r"\lambda_2 \sum w^2" in latex.value for latex in at.latex)
+
+
+def test_without_xla_the_stepper_still_steps_and_resets(split):
+    stepper = make_stepper(SPACE.defaults(), split.x_train, split.y_train, warm=False)
+    stepper.use_xla(False)
+    initial = [w.copy() for w in stepper.model.get_weights()]
+    losses = [stepper.step() for _ in range(2)]
+    stepper.reset()
+    for a, b in zip(stepper.model.get_weights(), initial):
+        np.testing.assert_array_equal(a, b)
+    assert [stepper.step() for _ in range(2)] == losses and stepper.accuracy() >= 0

@@ -84,12 +84,12 @@ def layer_outputs_model(model):
     return keras.Model(model.inputs, [layer.output for layer in model.layers])
 
 
-def compiled_layer_outputs(model):
+def compiled_layer_outputs(model, jit: bool = True):
     """``f(x)``: the outputs of every layer for an (n, 4) array, as one XLA-compiled function (see :class:`Stepper`)."""
     import tensorflow as tf
 
     probe = layer_outputs_model(model)
-    return tf.function(lambda x: probe([x], training=False), jit_compile=True, reduce_retracing=True)
+    return tf.function(lambda x: probe([x], training=False), jit_compile=jit, reduce_retracing=True)
 
 
 def neuron_maps(model, x_reference, features=(2, 3), resolution: int = RESOLUTION, probe=None) -> NeuronMaps:
@@ -190,6 +190,12 @@ class Stepper:
         probs = np.asarray(self.probe(self.x)[-1])
         return float((probs.argmax(1) == self.y).mean())
 
+    def use_xla(self, on: bool) -> None:
+        """Train and probe with (or without) XLA; the step functions are traced again on their next call."""
+        self.model.jit_compile = on
+        self.model.train_function = None
+        self.probe = compiled_layer_outputs(self.model, jit=on)
+
     def close(self) -> None:
         """Free the graphs its training step traced (see :func:`core.training.free_traced_graphs`)."""
         from core.training import free_traced_graphs
@@ -216,7 +222,11 @@ def make_stepper(params: dict, x_train, y_train, warm: bool = True) -> Stepper:
                       params["batch_size"], params["repeat"], params["seed"], key=stepper_key(params))
     stepper._mark = mark
     if warm:
-        stepper.step()
+        try:
+            stepper.step()
+        except Exception:  # no XLA here: the plain traced step (slower after every Streamlit run, but it works)
+            stepper.use_xla(False)
+            stepper.step()
         stepper.reset()
         stepper.probe(np.zeros((RESOLUTION * RESOLUTION, stepper.x.shape[1]), dtype="float32"))  # the maps' grid
         stepper.accuracy()
