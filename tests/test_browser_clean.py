@@ -1,0 +1,71 @@
+"""A newcomer's tour in chromium, on a server of its own: every page loads; each model trains its Quick setting,
+the page is reloaded mid-training and the training stopped from the reloaded page; and neither the browser's
+console nor the server's log holds an error or a warning.
+
+Two kinds of lines are not the app's and are left out, each named below: Streamlit's frontend probing
+``/<page>/_stcore/health`` and ``/<page>/_stcore/host-config`` before ``/_stcore/...`` when a page is opened by
+its own address (a 404 each, from Streamlit itself), and TensorFlow's start-up lines about the missing GPU.
+"""
+
+import re
+import sys
+
+import pytest
+
+from tests.browser_support import open_page, train_button, wait_idle, wait_text
+
+pytestmark = pytest.mark.browser
+
+# (page path, settings of its quickest honest training, the Train button's label)
+TOURS = [
+    ("Iris", "iris.epochs=200", "Train"),
+    ("MNIST_CNN", "cnn.train_size=20000&cnn.epochs=3", "Train"),
+    ("CVAE", "cvae.train_size=10000&cvae.epochs=3", "Train"),
+]
+STREAMLIT_PROBE = re.compile(r'"GET /[A-Za-z_]+/_stcore/(health|host-config) HTTP/1\.1" 404')
+TF_STARTUP = re.compile(r"(^[IWE]\d{4} |cuda|CUDA|absl::InitializeLog|oneDNN|cpu_feature_guard|TF_ENABLE_ONEDNN)")
+PROBLEM = re.compile(r"(Traceback|Error|ERROR|WARNING|Warning|warning)")
+
+
+def _progress(page, prefix: str, timeout: float = 120) -> str:
+    bar = page.locator("[data-testid='stProgress']").first
+    bar.wait_for(timeout=timeout * 1000)
+    page.wait_for_function("([el, p]) => el.innerText.trim().startsWith(p)", arg=[bar.element_handle(), prefix],
+                           timeout=timeout * 1000)
+    return bar.inner_text().strip()
+
+
+def test_every_page_trains_reloads_and_stops_with_a_clean_console_and_log(fresh_app_server, browser_page):
+    page = browser_page
+    console = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda err: console.append(f"pageerror: {err}"))
+    failed = []  # responses >= 400: the console's "Failed to load resource" lines do not say which
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+
+    for path in ("", "Runs"):
+        open_page(page, f"{fresh_app_server}/{path}")
+    for path, settings, label in TOURS:
+        open_page(page, f"{fresh_app_server}/{path}?{settings}", timeout=120)
+        train_button(page, label).click()
+        _progress(page, "Training")
+        page.reload()
+        wait_idle(page, timeout=120)
+        _progress(page, "Training")  # the reloaded page finds its running job
+        stop = page.get_by_role("button", name="Stop", exact=True).first
+        assert stop.is_enabled()
+        stop.click()
+        text = _progress(page, "Stopped", timeout=300)  # after the stop it still evaluates and saves
+        wait_text(page, "Stopped by you")
+        print(f"{path}: {text}")
+    open_page(page, f"{fresh_app_server}/Runs")
+    wait_text(page, "Select one or more rows")
+
+    failed = [f for f in failed if not re.search(r"/[A-Za-z_]+/_stcore/(health|host-config)$", f)]
+    assert failed == [], "\n".join(failed)
+    console = [line for line in console if "Failed to load resource" not in line]  # each is in ``failed``
+    assert console == [], "\n".join(console)
+    log = sys.modules["conftest"].SERVER_LOGS[fresh_app_server].read_text(errors="replace").splitlines()
+    problems = [line for line in log if PROBLEM.search(line) and not TF_STARTUP.search(line)
+                and not STREAMLIT_PROBE.search(line)]
+    assert problems == [], "\n".join(problems[:40])
