@@ -15,22 +15,28 @@ from ui.training_panel import training_panel
 
 KIND = "cvae"
 PREVIEW = 5
+SEEN_FOR_DIGITS = 20_000  # images x epochs below which the decoded grid is mostly grey blur
 
 st.set_page_config(page_title="CVAE · NN playground")
 st.title("🌀 A convolutional VAE with a 2-D latent space")
-st.markdown(
-    "The encoder maps a binarised digit $x$ to a Gaussian $q(z|x) = \\mathcal N(\\mu(x), \\sigma^2(x))$ over a "
-    "2-D code $z$; the decoder maps $z$ back to 784 pixel probabilities $p(x|z)$. Training maximises the "
-    "evidence lower bound, estimated with a single sample $z = \\mu + \\sigma\\,\\varepsilon$, "
-    "$\\varepsilon \\sim \\mathcal N(0, I)$ (the reparameterisation trick, so gradients flow through the sampling):"
-)
-st.latex(r"\log p(x) \ge \mathrm{ELBO} = \mathbb E_{q(z|x)}\big[\log p(x|z) + \log p(z) - \log q(z|x)\big]")
-st.markdown(
-    "with $\\log p(x|z)$ the negative sigmoid cross-entropy summed over pixels and $p(z) = \\mathcal N(0, I)$. "
-    "The portfolio (encoder Conv 64/128 stride 2 → Dense 4; decoder Dense 7·7·32 → ConvTranspose 128/64 → 1; "
-    "Adam 1e-4, batch 64) reached a test ELBO of −156.1 after 10 epochs. **β** weighs the KL part "
-    "$\\log p(z) - \\log q(z|x)$ (β = 1 is the ELBO)."
-)
+st.markdown("A network that squeezes each digit into two numbers and draws digits back from any two numbers. "
+            "**Start here:** apply the **Quick** preset in the sidebar and press **Train**; then drag the dot "
+            "through the latent space below.")
+with st.expander("The maths and the portfolio's network"):
+    st.markdown(
+        "The encoder maps a binarised digit $x$ to a Gaussian $q(z|x) = \\mathcal N(\\mu(x), \\sigma^2(x))$ over a "
+        "2-D code $z$; the decoder maps $z$ back to 784 pixel probabilities $p(x|z)$. Training maximises the "
+        "evidence lower bound, estimated with a single sample $z = \\mu + \\sigma\\,\\varepsilon$, "
+        "$\\varepsilon \\sim \\mathcal N(0, I)$ (the reparameterisation trick, so gradients flow through the "
+        "sampling):"
+    )
+    st.latex(r"\log p(x) \ge \mathrm{ELBO} = \mathbb E_{q(z|x)}\big[\log p(x|z) + \log p(z) - \log q(z|x)\big]")
+    st.markdown(
+        "with $\\log p(x|z)$ the negative sigmoid cross-entropy summed over pixels and $p(z) = \\mathcal N(0, I)$. "
+        "The portfolio (encoder Conv 64/128 stride 2 → Dense 4; decoder Dense 7·7·32 → ConvTranspose 128/64 → 1; "
+        "Adam 1e-4, batch 64) reached a test ELBO of −156.1 after 10 epochs. **β** weighs the KL part "
+        "$\\log p(z) - \\log q(z|x)$ (β = 1 is the ELBO)."
+    )
 
 st.sidebar.header("Hyper-parameters")
 st.sidebar.selectbox("Preset", list(PRESETS), key="cvae.preset")
@@ -61,7 +67,8 @@ def _reconstructions(snap: dict) -> None:
 
 training_panel(KIND, params, extra=_reconstructions)
 sweep_panel(KIND, params)
-current = require_model(KIND, "Train a model (the **Quick** preset takes about a minute) or load a saved one below.")
+current = require_model(KIND, "Train a model (apply the **Quick** preset first: the progress line then says how "
+                               "long it needs) or load a saved one below.")
 
 model = current.model
 latent_dim = int(current.params.get("latent_dim", 2))
@@ -89,6 +96,10 @@ grid = cached(KIND, f"grid-{n}-{dims}", current.key, lambda: latent.latent_grid(
 lo, hi = latent.quantile_range()
 left, right = st.columns(2)
 left.image(grid, caption=f"decoded digits on a {n}×{n} grid, z from {lo:.2f} to {hi:.2f} in both axes", clamp=True)
+seen = int(current.params.get("train_size", 60000)) * int(current.params.get("epochs", 10))
+if seen < SEEN_FOR_DIGITS:
+    left.caption(f"This model has seen only {seen:,} images in all: a decoder this young draws about the average "
+                 "pixel (grey blurs) rather than digits. The Quick preset shows it 30,000.")
 with right:
     fig = latent_scatter(means[:3000], y_test[:3000], dims, extent=(lo, hi))
     fig.update_layout(title="test encodings (means), by digit")
@@ -126,9 +137,11 @@ i0 = a.number_input("First test digit (index)", 0, len(x_test) - 1, 0, key="cvae
 i1 = b.number_input("Second test digit (index)", 0, len(x_test) - 1, 1, key="cvae.i1")
 steps = c.slider("Steps", 3, 16, 10, key="cvae.steps")
 strip = latent.interpolate(model, means[i0], means[i1], steps=steps)
-st.image(upscale(image_grid(strip, ncols=steps, fill=1.0), 3),
-         caption=f"from a {y_test[i0]} to a {y_test[i1]}: decoded points on the straight line between their means",
-         clamp=True)
+ends = cvae_data.binarize(x_test[[i0, i1]])[..., 0]
+strip = np.concatenate([ends[:1], strip, ends[1:]])  # the two test digits themselves at the ends
+st.image(upscale(image_grid(strip, ncols=steps + 2, fill=1.0), 3),
+         caption=f"first and last: test digits {i0} (a {y_test[i0]}) and {i1} (a {y_test[i1]}); between them: the "
+                 f"decoded points on the straight line between their encodings' means", clamp=True)
 
 st.header("A classifier on the latent codes")
 st.markdown("The portfolio's dense network (128 → 128 → 10) reads only each digit's encoder mean and "
@@ -139,7 +152,7 @@ else:
     latent_params = param_controls(LATENT_SPACE, "latent", container=st.expander("Classifier settings"),
                                    skip=("cvae_run",))
     latent_params["cvae_run"] = current.run_id
-    training_panel("latent", latent_params)
+    training_panel("latent", latent_params, what="the classifier")
     classifier = get_current("latent")
     if classifier is not None and classifier.params.get("cvae_run") == current.run_id:
         m1, m2 = st.columns(2)
@@ -181,7 +194,9 @@ def your_digit() -> None:
             if classifier is not None and classifier.params.get("cvae_run") == current.run_id:
                 feats = latent.latent_features(model, x)
                 probs = np.asarray(classifier.model(feats, training=False))[0]
-                st.plotly_chart(probability_figure(probs, range(10)), key=f"cvae.cls.{digit.name}")
+                figure = probability_figure(probs, range(10))
+                figure.update_layout(title="the latent classifier's reading (from z's mean and log-variance)")
+                st.plotly_chart(figure, key=f"cvae.cls.{digit.name}")
     from ui.posterior_view import posterior_section
 
     posterior_section(current, [d for d in digits if not d.error], x_test, y_test, means, dims, (lo, hi))
@@ -190,4 +205,4 @@ def your_digit() -> None:
 your_digit()
 model_panel(KIND)
 if get_job("latent") is not None or visible_runs("latent"):
-    model_panel("latent")
+    model_panel("latent", what="latent classifiers")

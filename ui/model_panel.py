@@ -69,9 +69,12 @@ def _upload(kind: str, upload) -> None:
     st.session_state[f"{kind}.upload_message"] = ("success", f"Loaded {literal(upload.name)}; it is now the current model.")
 
 
-def model_panel(kind: str) -> None:
-    """An expander with the saved runs of ``kind`` (load), a download button and an upload box."""
-    with st.expander("Saved models: load, download, upload"):
+def model_panel(kind: str, what: str = "models") -> None:
+    """An expander with the saved runs of ``kind`` (load), a download button and an upload box.
+
+    ``what`` names them when a page has two panels ("latent classifiers").
+    """
+    with st.expander(f"Saved {what}: load, download, upload"):
         left, right = st.columns(2)
         runs = saved_runs(kind)
         with left:

@@ -89,18 +89,19 @@ def _show_progress(kind: str, extra=None) -> None:
         st.rerun()  # a full rerun shows the results below the curves
 
 
-def training_panel(kind: str, params: dict, extra=None) -> None:
+def training_panel(kind: str, params: dict, extra=None, what: str = "") -> None:
     """Train and Stop buttons and the live progress of this browser's job of ``kind`` (curves: the task's).
 
-    ``extra(snapshot)``, if given, draws more live output under the curves (e.g. reconstructions).
+    ``extra(snapshot)``, if given, draws more live output under the curves (e.g. reconstructions). ``what`` names
+    the model in the buttons when a page has two ("Train the classifier").
     """
     _adopt_finished(kind)
     job = get_job(kind)
     running = job is not None and job.running
-    left, right, _ = st.columns([1, 1, 3])
-    left.button("Train", type="primary", disabled=running, key=f"{kind}.train", width="stretch", on_click=_start,
+    left, right, _ = st.columns([1, 1, 3] if not what else [2, 2, 2])
+    left.button(f"Train {what}".strip(), type="primary", disabled=running, key=f"{kind}.train", width="stretch", on_click=_start,
                 args=(kind, params))
-    right.button("Stop", disabled=not running, key=f"{kind}.stop", width="stretch", on_click=_stop, args=(kind,))
+    right.button(f"Stop {what}".strip(), disabled=not running, key=f"{kind}.stop", width="stretch", on_click=_stop, args=(kind,))
     if st.session_state.get(f"{kind}.train_error"):
         st.error(st.session_state[f"{kind}.train_error"])
     # One container holds everything the fragment draws, so that its redraws can never shift (and overwrite)
