@@ -176,9 +176,9 @@ def test_the_page_section_steps_and_resets(app_page):
     assert any(r"\lambda_2 \sum w^2" in latex.value for latex in at.latex)
 
 
-def test_without_xla_the_stepper_still_steps_and_resets(split):
+def test_with_xla_the_stepper_also_steps_and_resets(split):
     stepper = make_stepper(SPACE.defaults(), split.x_train, split.y_train, warm=False)
-    stepper.use_xla(False)
+    stepper.use_xla(True)
     initial = [w.copy() for w in stepper.model.get_weights()]
     losses = [stepper.step() for _ in range(2)]
     stepper.reset()

@@ -84,8 +84,8 @@ def layer_outputs_model(model):
     return keras.Model(model.inputs, [layer.output for layer in model.layers])
 
 
-def compiled_layer_outputs(model, jit: bool = True):
-    """``f(x)``: the outputs of every layer for an (n, 4) array, as one XLA-compiled function (see :class:`Stepper`)."""
+def compiled_layer_outputs(model, jit: bool = False):
+    """``f(x)``: the outputs of every layer for an (n, 4) array, as one traced (``jit``: XLA-compiled) function."""
     import tensorflow as tf
 
     probe = layer_outputs_model(model)
@@ -140,19 +140,15 @@ class Stepper:
     _initial_optimizer: list = field(default_factory=list)
     _order: tuple = (None, None)  # (pass, shuffled indices of that pass)
     _mark: int = 0
+    xla: bool = False
 
     def __post_init__(self):
-        # XLA-compiled training step and forward pass. Streamlit calls keras.backend.clear_session() after every
-        # script run, fragments too, and on TensorFlow that clears the eager kernel cache: a plain traced step is
-        # then instantiated (and optimised) again on every click, 100-500 ms a step here instead of 3 ms. An XLA
-        # cluster is compiled once and kept: about 10 ms a step after a clear.
-        self.model.jit_compile = True
+        self.use_xla(self.xla)
         optimizer = self.model.optimizer
         if not optimizer.built:
             optimizer.build(self.model.trainable_variables)
         self._initial = [np.array(w) for w in self.model.get_weights()]
         self._initial_optimizer = [np.array(v) for v in optimizer.variables]
-        self.probe = self.probe if self.probe is not None else compiled_layer_outputs(self.model)
 
     @property
     def steps_per_pass(self) -> int:
@@ -191,7 +187,13 @@ class Stepper:
         return float((probs.argmax(1) == self.y).mean())
 
     def use_xla(self, on: bool) -> None:
-        """Train and probe with (or without) XLA; the step functions are traced again on their next call."""
+        """Train and probe with (or without) XLA; the step functions are traced again on their next call.
+
+        A traced step takes 3-8 ms here, but ``keras.backend.clear_session()`` (which Streamlit calls after every
+        script run, fragments too, unless the app turns it off as :func:`ui.session.ensure_tf` does) clears
+        TensorFlow's eager kernel cache, after which a traced step is set up again on every call: 100-500 ms. An
+        XLA-compiled one survives that (about 10 ms) but takes 2-4 s longer to build.
+        """
         self.model.jit_compile = on
         self.model.train_function = None
         self.probe = compiled_layer_outputs(self.model, jit=on)
@@ -222,11 +224,7 @@ def make_stepper(params: dict, x_train, y_train, warm: bool = True) -> Stepper:
                       params["batch_size"], params["repeat"], params["seed"], key=stepper_key(params))
     stepper._mark = mark
     if warm:
-        try:
-            stepper.step()
-        except Exception:  # no XLA here: the plain traced step (slower after every Streamlit run, but it works)
-            stepper.use_xla(False)
-            stepper.step()
+        stepper.step()
         stepper.reset()
         stepper.probe(np.zeros((RESOLUTION * RESOLUTION, stepper.x.shape[1]), dtype="float32"))  # the maps' grid
         stepper.accuracy()
