@@ -228,7 +228,7 @@ def test_iris_defaults_are_the_portfolio_setting_and_valid():
     assert IRIS.validate({}) == d
 
 
-@pytest.mark.parametrize("kind", ["cnn", "cvae"])
+@pytest.mark.parametrize("kind", ["iris", "cnn", "cvae"])
 def test_the_sidebar_groups_cover_every_setting_once(kind):
     from core.registry import get_task
 

@@ -26,7 +26,11 @@ SPACE = ParamSpace((
     Param("repeat", 20, "int", 1, 100, help="Times the training set is repeated within one epoch."),
     Param("test_fraction", 0.2, "float", 0.1, 0.5, step=0.05, help="Share of the 150 flowers held out for testing."),
     Param("seed", 42, "int", 0, 2**31 - 1, help="Seed for weights and shuffling; same seed, same run."),
-))
+), groups={  # how the sidebar groups the settings
+    "Architecture": ("hidden_layers", "units", "activation"),
+    "Training": ("optimizer", "learning_rate", "l1", "l2", "batch_size", "epochs", "repeat", "seed"),
+    "Data": ("test_fraction",),
+})
 
 
 class IrisTask(Task):
