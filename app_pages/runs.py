@@ -80,9 +80,11 @@ if metric:
     st.plotly_chart(overlay_figure(records, metric, labels), key="runs.overlay")
 
 st.subheader("Settings")
-names = list(dict.fromkeys(name for rec in records for name in rec.get("params", {})))
+# A setting added after a run was made is shown at its default: the value the run was trained with.
+settings = [{**get_task(r.kind).space.defaults(), **r.record.get("params", {})} for r in selected]
+names = list(dict.fromkeys(name for params in settings for name in params))
 shown_kinds = {r.kind for r in selected}
-table_rows = {_title(name, shown_kinds): [rec.get("params", {}).get(name, "—") for rec in records] for name in names}
+table_rows = {_title(name, shown_kinds): [params.get(name, "—") for params in settings] for name in names}
 table_rows["Data"] = [_data(rec) for rec in records]
 table_rows["Duration"] = [format_seconds(rec.get("duration")) for rec in records]
 frame = pd.DataFrame(table_rows, index=labels).T.astype(str)
