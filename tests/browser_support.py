@@ -38,6 +38,15 @@ def metric(pg, label: str, timeout: float = 60):
     return element
 
 
+def progress_text(pg, prefix: str, timeout: float = 30) -> str:
+    """The training progress bar's text once it starts with ``prefix`` ("Training", "Stopped", ...)."""
+    bar = pg.locator("[data-testid='stProgress']").first
+    bar.wait_for(timeout=timeout * 1000)
+    pg.wait_for_function("([el, p]) => el.innerText.trim().startsWith(p)", arg=[bar.element_handle(), prefix],
+                         timeout=timeout * 1000)
+    return bar.inner_text().strip()
+
+
 def drawing_canvas(pg):
     """The drawable canvas's top layer (280 x 280)."""
     return pg.locator("canvas.upper-canvas").first

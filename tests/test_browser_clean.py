@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.browser_support import open_page, train_button, wait_idle, wait_text
+from tests.browser_support import open_page, progress_text, train_button, wait_idle, wait_text
 
 pytestmark = pytest.mark.browser
 
@@ -25,14 +25,6 @@ TOURS = [
 STREAMLIT_PROBE = re.compile(r'"GET /[A-Za-z_]+/_stcore/(health|host-config) HTTP/1\.1" 404')
 TF_STARTUP = re.compile(r"(^[IWE]\d{4} |cuda|CUDA|absl::InitializeLog|oneDNN|cpu_feature_guard|TF_ENABLE_ONEDNN)")
 PROBLEM = re.compile(r"(Traceback|Error|ERROR|WARNING|Warning|warning)")
-
-
-def _progress(page, prefix: str, timeout: float = 120) -> str:
-    bar = page.locator("[data-testid='stProgress']").first
-    bar.wait_for(timeout=timeout * 1000)
-    page.wait_for_function("([el, p]) => el.innerText.trim().startsWith(p)", arg=[bar.element_handle(), prefix],
-                           timeout=timeout * 1000)
-    return bar.inner_text().strip()
 
 
 def test_every_page_trains_reloads_and_stops_with_a_clean_console_and_log(fresh_app_server, browser_page):
@@ -48,10 +40,10 @@ def test_every_page_trains_reloads_and_stops_with_a_clean_console_and_log(fresh_
     for path, settings, label in TOURS:
         open_page(page, f"{fresh_app_server}/{path}?{settings}", timeout=120)
         train_button(page, label).click()
-        _progress(page, "Training")
+        progress_text(page, "Training", timeout=120)
         page.reload()
         wait_idle(page, timeout=120)
-        _progress(page, "Training")  # the reloaded page finds its running job
+        progress_text(page, "Training", timeout=120)  # the reloaded page finds its running job
         stop = page.get_by_role("button", name="Stop", exact=True).first
         assert stop.is_enabled()
         stop.click()
@@ -61,7 +53,7 @@ def test_every_page_trains_reloads_and_stops_with_a_clean_console_and_log(fresh_
         except Exception:  # seen on a loaded machine: the click reached no script run; a user clicks again
             print(f"{path}: Stop clicked again after 30 s")
             stop.click()
-        text = _progress(page, "Stopped", timeout=300)
+        text = progress_text(page, "Stopped", timeout=300)
         wait_text(page, "Stopped by you")
         print(f"{path}: {text}")
     open_page(page, f"{fresh_app_server}/Runs")

@@ -5,20 +5,11 @@ import re
 
 import pytest
 
-from tests.browser_support import open_page, start_training, train_button, wait_idle, wait_text
+from tests.browser_support import open_page, progress_text, start_training, train_button, wait_idle, wait_text
 
 pytestmark = pytest.mark.browser
 
 NAV = [("🧠 Home", ""), ("🌸 Iris", "Iris"), ("🔢 MNIST CNN", "MNIST_CNN"), ("🌀 CVAE", "CVAE"), ("📊 Runs", "Runs")]
-
-
-def _progress_text(page, prefix: str, timeout: float = 30) -> str:
-    """The progress bar's text once it starts with ``prefix``."""
-    progress = page.locator("[data-testid='stProgress']").first
-    progress.wait_for(timeout=timeout * 1000)
-    page.wait_for_function("([el, p]) => el.innerText.trim().startsWith(p)", arg=[progress.element_handle(), prefix],
-                           timeout=timeout * 1000)
-    return progress.inner_text().strip()
 
 
 def test_the_sidebar_names_every_page_and_keeps_the_urls(app_server, browser_page):
@@ -37,12 +28,12 @@ def test_the_sidebar_names_every_page_and_keeps_the_urls(app_server, browser_pag
 def test_a_reload_finds_the_running_job_and_another_browser_does_not(app_server, browser_page):
     page = browser_page
     start_training(page, f"{app_server}/Iris?iris.epochs=200")  # about a minute: still running after the reload
-    _progress_text(page, "Training")
+    progress_text(page, "Training")
     assert "nnp_owner" in {c["name"] for c in page.context.cookies()}
 
     page.reload()
     wait_idle(page)
-    first = _progress_text(page, "Training")
+    first = progress_text(page, "Training")
     progress = page.locator("[data-testid='stProgress']").first
     # the fragment refreshes twice a second: the text (batch, elapsed time) moves on while the job trains
     page.wait_for_function("([el, t]) => el.innerText.trim().startsWith('Training') && el.innerText.trim() !== t",
@@ -61,5 +52,5 @@ def test_a_reload_finds_the_running_job_and_another_browser_does_not(app_server,
         other.close()
 
     stop.click()
-    assert re.match(r"Stopped after \d+ of 200 epochs", _progress_text(page, "Stopped"))
+    assert re.match(r"Stopped after \d+ of 200 epochs", progress_text(page, "Stopped"))
     wait_text(page, "Stopped by you")
