@@ -256,8 +256,9 @@ class RunStore:
     def model_path(self, run_id: str) -> Path:
         return self.path(run_id) / MODEL
 
-    def load_model(self, run_id: str, custom_objects: dict | None = None):
-        if not self.get(run_id).get("has_model"):
+    def load_model(self, run_id: str, custom_objects: dict | None = None, viewer: str | None = None):
+        """The run's model; with a ``viewer``, a run that is not theirs and not shared is not found."""
+        if not self.get(run_id, viewer).get("has_model"):
             raise ModelLoadError(f"No model file: run {run_id} was saved without one")
         return load_model_file(self.model_path(run_id), custom_objects)
 

@@ -110,8 +110,7 @@ def saved_runs(kind: str) -> list[RunInfo]:
 def load_run_model(kind: str, run_id: str):
     """A saved run's model (one this visitor may see), with the custom Keras classes its kind needs."""
     ensure_tf()
-    store().get(run_id, viewer=owner_id())  # RunNotFound for someone else's unshared run
-    return store().load_model(run_id, get_task(kind).custom_objects())
+    return store().load_model(run_id, get_task(kind).custom_objects(), viewer=owner_id())
 
 
 READONLY_RUNS = "NN_PLAYGROUND_READONLY_RUNS"
