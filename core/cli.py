@@ -114,6 +114,7 @@ def cmd_predict(args) -> int:
     try:
         model = _store(args).resolve_model(args.model, task.custom_objects())
         task.check_model(model)
+        task.attach_run(model, args.model, _store(args))
         results = task.predict_inputs(model, args.inputs)
     except (ModelLoadError, RunNotFound, ValueError) as err:
         return fail(str(err))

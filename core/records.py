@@ -46,6 +46,7 @@ FIELDS = {
     "shared": (False, lambda v: isinstance(v, bool), "true or false"),
     "name": (False, lambda v: isinstance(v, str) and len(v) <= NAME_MAX, f"text of at most {NAME_MAX} characters"),
     "sweep": (False, lambda v: isinstance(v, str), "text"),
+    "parent": (False, lambda v: isinstance(v, str), "a run id (the run a fine-tuning started from)"),
     "error": (False, lambda v: v is None or isinstance(v, str), "text"),
     "warning": (False, lambda v: v is None or isinstance(v, str), "text"),
 }

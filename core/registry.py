@@ -10,10 +10,11 @@ from __future__ import annotations
 from core.cvae.latent_task import TASK as LATENT
 from core.cvae.task import TASK as CVAE
 from core.iris.task import TASK as IRIS
+from core.mnist.finetune import TASK as CNN_FINETUNE
 from core.mnist.task import TASK as CNN
 from core.tasks import Task
 
-TASKS: dict[str, Task] = {task.kind: task for task in (IRIS, CNN, CVAE, LATENT)}
+TASKS: dict[str, Task] = {task.kind: task for task in (IRIS, CNN, CVAE, LATENT, CNN_FINETUNE)}
 
 
 def kinds() -> list[str]:

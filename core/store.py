@@ -185,8 +185,8 @@ class RunStore:
             raise RunNotFound(run_id)
         return self.root / run_id
 
-    def save(self, record: dict, model=None, run_id: str | None = None) -> str:
-        """Write a new run atomically; returns its id."""
+    def save(self, record: dict, model=None, run_id: str | None = None, files: dict[str, bytes] | None = None) -> str:
+        """Write a new run atomically; returns its id. ``files``: more files for its folder (name -> content)."""
         self.root.mkdir(parents=True, exist_ok=True)
         run_id = run_id or self.new_id(record.get("kind", "run"))
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run_id}-", dir=self.root))
@@ -194,6 +194,10 @@ class RunStore:
             record = {**record, "id": run_id, "has_model": model is not None}
             if model is not None:
                 model.save(tmp / MODEL)
+            for name, data in (files or {}).items():
+                if "/" in name or name.startswith(".") or name in (MODEL, RECORD):
+                    raise ValueError(f"a run's extra file cannot be called {name!r}")
+                (tmp / name).write_bytes(data)
             write_json_atomic(tmp / RECORD, record)
             os.rename(tmp, self.root / run_id)
         except BaseException:

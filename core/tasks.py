@@ -68,6 +68,17 @@ class Task(ABC):
         """
         raise ValueError(f"prediction from the command line is not available for {self.kind}")
 
+    def attach_run(self, model, ref: str, store) -> None:
+        """Before command-line predictions: read what they need beside the model from the run ``ref`` names."""
+
+    def record_fields(self, params: dict, prepared: Prepared) -> dict:
+        """More top-level fields for the run's record (e.g. the ``parent`` run a fine-tuning started from)."""
+        return {}
+
+    def run_files(self, model, prepared: Prepared) -> dict[str, bytes]:
+        """Files saved in the run's folder beside the model (name -> content): statistics fitted on the data."""
+        return {}
+
     def format_prediction(self, result: dict) -> str:
         return str(result)
 

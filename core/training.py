@@ -152,7 +152,8 @@ def run_training(
         snap = progress.snapshot()
         try:
             fields = run_record(task, params, prepared.info, snap, status, error, metrics, started)
-            result.run_id = store.save({**fields, **(record or {})}, model)
+            fields.update(task.record_fields(params, prepared))
+            result.run_id = store.save({**fields, **(record or {})}, model, files=task.run_files(model, prepared))
         except Exception as err:
             error = (error + " " if error else "") + f"Saving the run failed: {type(err).__name__}: {err}"
             result.error = error

@@ -82,7 +82,8 @@ class CnnTask(Task):
                                           train_size=params["train_size"], batch_size=params["batch_size"],
                                           seed=params["seed"])
         info = {"source": data.source, "description": data.description, "notices": list(data.notices), **info}
-        return Prepared(train, test, info, {"x_test": data.x_test, "y_test": data.y_test})
+        return Prepared(train, test, info, {"x_test": data.x_test, "y_test": data.y_test,
+                                            "x_train": data.x_train, "y_train": data.y_train})
 
     def build(self, params, prepared=None):
         from core.mnist.cnn import build_cnn
@@ -94,12 +95,22 @@ class CnnTask(Task):
     def evaluate(self, model, prepared):
         return evaluate_digits(model, prepared.arrays["x_test"], prepared.arrays["y_test"])
 
+    def run_files(self, model, prepared):
+        return ood_files(model, prepared, bool(prepared.info.get("augment_invert")))
+
+    def attach_run(self, model, ref, store):
+        from core.mnist.ood import attach, stats_for_ref
+
+        attach(model, stats_for_ref(store, ref, model))
+
     def predict_inputs(self, model, inputs):
         from pathlib import Path
 
         from core.mnist.cnn import predict_digits
+        from core.mnist.ood import attached, score_one
         from core.mnist.preprocess import PreprocessError, load_image_bytes, prediction_summary, preprocess_digit
 
+        stats = attached(model)  # see attach_run
         results = []
         for name in inputs:
             path = Path(name)
@@ -110,6 +121,10 @@ class CnnTask(Task):
                 prep = preprocess_digit(load_image_bytes(path.read_bytes()))
                 probs = predict_digits(model, prep.image)[0]
                 entry.update(prediction_summary(probs))
+                if stats is not None:
+                    ood = score_one(model, stats, prep.image)
+                    entry.update({"not_a_digit": ood["not_a_digit"], "ood_score": ood["score"],
+                                  "ood_threshold": ood["threshold"], "ood_percentile": ood["percentile"]})
                 entry["probabilities"] = [float(p) for p in probs]
                 entry["inverted"] = bool(prep.inverted)
             except PreprocessError as err:
@@ -121,7 +136,26 @@ class CnnTask(Task):
         if "error" in result:
             return f"{result['file']}: {result['error']}"
         verdict = "unsure: " + result["message"] if result.get("unsure") else result["message"]
+        if result.get("not_a_digit"):
+            return (f"{result['file']}: this does not look like a digit (out-of-distribution score "
+                    f"{result['ood_score']:.2f} > {result['ood_threshold']:.2f}; the network alone would say "
+                    f"{result['digit']}, p={result['probability']:.3f})")
         return f"{result['file']}: {result['digit']} (p={result['probability']:.3f}) — {verdict}"
+
+
+def ood_files(model, prepared, augment_invert: bool) -> dict[str, bytes]:
+    """The out-of-distribution statistics (:mod:`core.mnist.ood`) fitted on the run's data, as the run's file.
+
+    A failure costs only the file: the statistics are fitted on first use instead.
+    """
+    from core.mnist.ood import STATS_FILE, fit_ood
+
+    a = prepared.arrays
+    try:
+        stats = fit_ood(model, a["x_train"], a["y_train"], a["x_test"], augment_invert=augment_invert)
+    except Exception:
+        return {}
+    return {STATS_FILE: stats.to_bytes()}
 
 
 TASK = CnnTask()

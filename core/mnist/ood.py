@@ -1,0 +1,356 @@
+"""Is it a digit at all? An out-of-distribution score for the MNIST CNN, fitted when a run is saved.
+
+Softmax is confident far from the training data (a scribble reads "8 (87%)"), so the verdict needs a second
+question: does this input look like the digits the network learned from? Two scores answer it, each fitted
+on training digits:
+
+* **Mahalanobis distance on the penultimate layer** (Lee et al., 2018). With ``h(x)`` the Dense layer's
+  activations before the softmax, fit class-conditional Gaussians with a shared covariance,
+  ``h | y=c ~ N(mu_c, Sigma)``, and score ``M(x) = min_c (h - mu_c)^T Sigma^-1 (h - mu_c)``:
+  a digit's features sit near one class mean, a photo's do not.
+* **The same distance on the second convolution's channel means** (each of its filters' average response):
+  the local textures of the input. A photo's are not a handwritten stroke's.
+* **Grey levels** (pixel space): the share of ink pixels (> 0.1) with an intermediate value (< 0.9). MNIST
+  digits are strokes with solid cores and anti-aliased edges; a photo squeezed into 28x28 is mostly mid-grey.
+
+Each score is divided by its own 98.5% quantile on calibration digits, and the verdict uses the largest ratio,
+``S(x) = max_i s_i(x) / q_i``. The threshold ``t`` is the 98.5% quantile of ``S`` on half of the MNIST test digits
+(the other half checks it), so about 1.5% of real digits are flagged: ``S(x) > t`` reads "this does not look like
+a digit". The statistics live in the run's folder (:data:`STATS_FILE`), written when the run is saved and computed
+on first use for older runs. Measured on the Quick preset (``python -m core bench ood``): Mahalanobis on the
+penultimate layer alone flags few photos (AUROC ~0.8, photos squeezed into 28x28 land near some class mean);
+the earlier layer's texture statistics and the grey-level check are what separate them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+STATS_FILE = "ood.npz"
+VERSION = 2
+N_FIT = 5000  # training digits the Gaussians are fitted on
+QUANTILE = 0.985  # of calibration digits' scores: about 1.5% of real digits flagged
+SCORE_NAMES = ("penultimate", "textures", "grey_levels")
+
+
+def features_and_logits(model, images, batch_size: int = 1024, training: bool = False):
+    """The penultimate layer's activations ``h`` and the logits ``z`` (before the softmax) of a Sequential CNN.
+
+    The last layer is ``Dense(10, softmax)``: ``z = h W + b`` and ``p = softmax(z)``. Returns NumPy (n, d) and (n, 10).
+    """
+    h, z, _ = _batched(model, images, batch_size, training)
+    return h, z
+
+
+def _batched(model, images, batch_size: int = 1024, training: bool = False):
+    from core.mnist.cnn import as_batch
+
+    x = as_batch(images)
+    hs, zs, ts = [], [], []
+    for i in range(0, len(x), batch_size):
+        h, z, t = forward_head(model, x[i:i + batch_size], training=training, with_textures=True)
+        hs.append(np.asarray(h, dtype="float32"))
+        zs.append(np.asarray(z, dtype="float32"))
+        ts.append(np.asarray(t, dtype="float32"))
+    if not hs:
+        return np.zeros((0, 1), "float32"), np.zeros((0, 10), "float32"), np.zeros((0, 1), "float32")
+    return np.concatenate(hs), np.concatenate(zs), np.concatenate(ts)
+
+
+def forward_head(model, x, training: bool = False, with_textures: bool = False):
+    """Tensors ``(h, z)``: every layer but the last applied in turn, then the last Dense's affine map (no softmax).
+
+    Differentiable (a ``GradientTape`` can watch ``x``), and the logits never saturate as probabilities do.
+    ``with_textures``: also the channel means of the second convolution's output (the first's for a one-layer net).
+    """
+    import keras
+    import tensorflow as tf
+
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    convs = [layer for layer in layers if isinstance(layer, keras.layers.Conv2D)]
+    texture_layer = convs[min(1, len(convs) - 1)] if convs else None
+    head = layers[-1]
+    h, textures = x, None
+    for layer in layers[:-1]:
+        h = layer(h, training=training)
+        if layer is texture_layer:
+            textures = tf.reduce_mean(tf.cast(h, tf.float32), axis=(1, 2))
+    h = tf.cast(h, tf.float32)
+    z = tf.matmul(h, tf.cast(head.kernel, tf.float32)) + tf.cast(head.bias, tf.float32)
+    if with_textures:
+        return h, z, textures if textures is not None else tf.zeros((tf.shape(h)[0], 1))
+    return h, z
+
+
+def grey_levels(images) -> np.ndarray:
+    """The share of ink pixels (> 0.1) that are mid-grey (< 0.9), for images in [0, 1]."""
+    x = np.asarray(images, dtype="float32").reshape(len(images), -1)
+    ink = (x > 0.1).sum(1)
+    return ((x > 0.1) & (x < 0.9)).sum(1) / np.maximum(ink, 1)
+
+
+@dataclass
+class Gaussians:
+    """Class-conditional Gaussians with a shared covariance: means (10, d), precision = Sigma^-1 (d, d)."""
+
+    means: np.ndarray
+    precision: np.ndarray
+
+    def distance(self, f) -> np.ndarray:
+        """``min_c (f - mu_c)^T Sigma^-1 (f - mu_c)`` for each row of ``f``."""
+        f = np.asarray(f, dtype="float64")
+        best = np.full(len(f), np.inf)
+        for mu in self.means:
+            d = f - mu
+            best = np.minimum(best, ((d @ self.precision) * d).sum(1))
+        return best
+
+
+@dataclass
+class OodStats:
+    """What scoring needs: Gaussians of the penultimate layer and of the textures, the scales, the threshold.
+
+    ``test_scores``: the combined score of every MNIST test digit (for the page's histogram).
+    """
+
+    penultimate: Gaussians
+    textures: Gaussians
+    scales: np.ndarray  # (3,) calibration quantiles of the three scores
+    threshold: float
+    test_scores: np.ndarray  # (n_test,)
+    meta: dict
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, means=self.penultimate.means, precision=self.penultimate.precision,
+                            t_means=self.textures.means, t_precision=self.textures.precision, scales=self.scales,
+                            threshold=np.float64(self.threshold), test_scores=self.test_scores,
+                            meta=np.array(json.dumps(self.meta)))
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> OodStats:
+        with np.load(io.BytesIO(data), allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+            if meta.get("version") != VERSION:
+                raise ValueError("statistics of another version")
+            return cls(Gaussians(f["means"], f["precision"]), Gaussians(f["t_means"], f["t_precision"]),
+                       f["scales"], float(f["threshold"]), f["test_scores"], meta)
+
+    def raw(self, h, textures, images) -> np.ndarray:
+        """(n, 3): the three scores, unscaled."""
+        return np.stack([self.penultimate.distance(h), self.textures.distance(textures), grey_levels(images)], 1)
+
+    def parts(self, h, textures, images) -> np.ndarray:
+        """(n, 3): each score divided by its 98.5% quantile on calibration digits."""
+        return self.raw(h, textures, images) / self.scales
+
+    def combine(self, parts) -> np.ndarray:
+        return np.asarray(parts).max(1)
+
+
+def _fit_gaussians(f: np.ndarray, y: np.ndarray, n_classes: int = 10) -> Gaussians:
+    """Class means and the shared precision (inverse covariance, with a little shrinkage for dead units)."""
+    f = np.asarray(f, dtype="float64")
+    means = np.stack([f[y == c].mean(0) if (y == c).any() else f.mean(0) for c in range(n_classes)])
+    centred = f - means[y]
+    cov = centred.T @ centred / max(len(f) - n_classes, 1)
+    ridge = 1e-3 * np.trace(cov) / len(cov) + 1e-8
+    return Gaussians(means, np.linalg.inv(cov + ridge * np.eye(len(cov))))
+
+
+def fit_ood(model, x_train, y_train, x_test, *, augment_invert: bool = False, n_fit: int = N_FIT,
+            quantile: float = QUANTILE, seed: int = 0) -> OodStats:
+    """Fit the Gaussians on ``n_fit`` training digits; scale and calibrate on the even MNIST test digits.
+
+    Images uint8 (n, 28, 28) as MNIST stores them (or floats in [0, 1]). With ``augment_invert`` the inverted
+    copies join the fit, as they joined the model's training.
+    """
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(x_train))[:n_fit]
+    xf, yf = _unit(x_train[idx]), np.asarray(y_train)[idx].astype(int)
+    xt = _unit(x_test)
+    if augment_invert:
+        xf, yf = np.concatenate([xf, 1 - xf]), np.concatenate([yf, yf])
+    h, _, t = _batched(model, xf)
+    stats = OodStats(_fit_gaussians(h, yf), _fit_gaussians(t, yf), np.ones(3), 0.0, np.zeros(0, "float32"), {})
+    ht, _, tt = _batched(model, xt)
+    raw = stats.raw(ht, tt, xt)
+    stats.scales = np.maximum(np.quantile(raw[0::2], quantile, axis=0), 1e-9)
+    combined = stats.combine(raw / stats.scales)
+    stats.threshold = float(np.quantile(combined[0::2], quantile))
+    stats.test_scores = combined.astype("float32")
+    stats.meta = {"version": VERSION, "n_fit": len(xf), "quantile": quantile, "augment_invert": bool(augment_invert),
+                  "feature_dim": int(h.shape[1]), "flagged_test_fraction": float((combined[1::2] > stats.threshold).mean())}
+    return stats
+
+
+def _unit(x) -> np.ndarray:
+    x = np.asarray(x)
+    return x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
+
+
+def score(model, stats: OodStats, images) -> dict:
+    """Scores of 28x28 images in [0, 1] (one or a batch), as arrays: ``score`` (combined), its parts, ``not_a_digit``,
+    ``percentile`` (the share of MNIST test digits with a lower score)."""
+    from core.mnist.cnn import as_batch
+
+    x = as_batch(images)[..., 0]
+    h, _, t = _batched(model, x)
+    parts = stats.parts(h, t, x)
+    combined = stats.combine(parts)
+    pct = np.searchsorted(np.sort(stats.test_scores), combined) / max(len(stats.test_scores), 1)
+    return {"score": combined, "not_a_digit": combined > stats.threshold, "percentile": pct,
+            **{name: parts[:, i] for i, name in enumerate(SCORE_NAMES)}}
+
+
+def score_one(model, stats: OodStats, image) -> dict:
+    """:func:`score` of one image as plain numbers (JSON-able), with the threshold."""
+    out = {k: v[0].item() for k, v in score(model, stats, image).items()}
+    return {**out, "not_a_digit": bool(out["not_a_digit"]), "threshold": stats.threshold}
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def stats_for_run(store, run_id: str, model, data=None) -> OodStats:
+    """The run's statistics from its folder; fitted (and written there when the folder is writable) if missing.
+
+    ``data``: the run's MNIST (:class:`core.mnist.data.MnistData`), loaded from its params when not given.
+    """
+    return stats_for_folder(store.path(run_id), model, data, store.get(run_id).get("params", {}))
+
+
+def stats_for_folder(folder: Path, model, data=None, params: dict | None = None) -> OodStats:
+    """:func:`stats_for_run` for a run's folder (its ``run.json`` names the data and the augmentation)."""
+    path = Path(folder) / STATS_FILE
+    if path.is_file():
+        try:
+            return OodStats.from_bytes(path.read_bytes())
+        except (OSError, ValueError, KeyError):
+            pass  # damaged: fit again
+    if params is None:
+        try:
+            params = json.loads((Path(folder) / "run.json").read_text()).get("params", {})
+        except (OSError, ValueError, AttributeError):
+            params = {}
+    stats = fit_for(model, params, data)
+    try:
+        write_atomic(path, stats.to_bytes())
+    except OSError:
+        pass  # a read-only runs folder: the statistics live in memory only
+    return stats
+
+
+def fit_for(model, params: dict, data=None) -> OodStats:
+    """Fit on the MNIST a model's settings name (``data`` if given), with its inversion augmentation."""
+    if data is None:
+        from core.mnist.data import load_for
+
+        data = load_for(params)
+    return fit_ood(model, data.x_train, data.y_train, data.x_test, augment_invert=bool(params.get("augment_invert")))
+
+
+_ATTACHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def attach(model, stats: OodStats) -> None:
+    """Keep ``stats`` with a loaded model (for as long as the model lives)."""
+    _ATTACHED[model] = stats
+
+
+def attached(model) -> OodStats | None:
+    return _ATTACHED.get(model)
+
+
+def stats_for_ref(store, ref: str, model) -> OodStats:
+    """The statistics of a model named as the command line names it: a run id, a run's folder, or a ``.keras`` file
+    (in a run's folder: that run's; anywhere else: fitted now on the default MNIST, kept in memory)."""
+    path = Path(ref)
+    if path.is_dir():
+        return stats_for_folder(path, model)
+    if path.suffix == ".keras" or path.exists():
+        if (path.parent / "run.json").is_file():
+            return stats_for_folder(path.parent, model)
+        return fit_for(model, {})
+    return stats_for_run(store, ref, model)
+
+
+def auroc(in_scores, out_scores) -> float:
+    """Area under the ROC curve for telling ``out`` (positives, higher scores) from ``in``: P(out > in), ties halved."""
+    from scipy.stats import rankdata
+
+    a = np.asarray(in_scores, dtype="float64")
+    b = np.asarray(out_scores, dtype="float64")
+
+    ranks = rankdata(np.concatenate([a, b]))
+    return float((ranks[len(a):].sum() - len(b) * (len(b) + 1) / 2) / (len(a) * len(b)))
+
+
+# --- photos that hold no digit -------------------------------------------------------------------------------------
+PHOTO_NAMES = ("astronaut", "brick", "camera", "cat", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass",
+               "gravel", "horse", "hubble_deep_field", "logo", "moon", "page", "rocket", "text", "checkerboard",
+               "immunohistochemistry", "retina", "microaneurysms", "cell", "stereo_motorcycle")
+
+
+def skimage_photos(crops: bool = True) -> list[tuple[str, np.ndarray]]:
+    """scikit-image's sample photos (those shipped with it), whole and (``crops``) as four quadrants and a centre.
+
+    uint8 grey or RGB(A) arrays, as an upload would be decoded.
+    """
+    import skimage.data
+
+    photos = []
+    for name in PHOTO_NAMES:
+        try:
+            img = getattr(skimage.data, name)()
+        except Exception:  # a photo that needs a download: not on this machine
+            continue
+        if isinstance(img, tuple):
+            img = img[0]
+        img = np.asarray(img)
+        if img.dtype == bool:
+            img = img.astype("uint8") * 255
+        elif img.dtype != np.uint8:
+            img = (255 * (img.astype("float64") - img.min()) / max(float(np.ptp(img)), 1e-9)).astype("uint8")
+        photos.append((name, img))
+        if crops:
+            h, w = img.shape[:2]
+            parts = {"top-left": img[: h // 2, : w // 2], "top-right": img[: h // 2, w // 2:],
+                     "bottom-left": img[h // 2:, : w // 2], "bottom-right": img[h // 2:, w // 2:],
+                     "centre": img[h // 4: 3 * h // 4, w // 4: 3 * w // 4]}
+            photos += [(f"{name} ({where})", np.ascontiguousarray(part)) for where, part in parts.items()]
+    return photos
+
+
+def preprocessed_photos(crops: bool = True) -> tuple[list[str], np.ndarray]:
+    """The photos through the app's upload preprocessing (:func:`core.mnist.preprocess.preprocess_digit`).
+
+    Photos the preprocessing refuses (no ink found) never reach the network and are left out.
+    """
+    from core.mnist.preprocess import PreprocessError, preprocess_digit
+
+    names, images = [], []
+    for name, img in skimage_photos(crops):
+        try:
+            images.append(preprocess_digit(img).image)
+            names.append(name)
+        except PreprocessError:
+            continue
+    return names, np.asarray(images, dtype="float32").reshape(-1, 28, 28)
