@@ -18,6 +18,29 @@ from typing import Any
 
 from core.progress import FAILED, Progress
 
+_IMPORT_LOCK = threading.Lock()
+_imported = threading.Event()
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow, Keras and the training code, one thread at a time.
+
+    Python's per-module import locks can report a deadlock when two threads import a package as large and
+    circular as TensorFlow at once (a job's worker and a page's script, say); serialising the first import
+    avoids that. Later calls return at once.
+    """
+    if _imported.is_set():
+        return
+    with _IMPORT_LOCK:
+        import core.training  # noqa: F401
+
+        _imported.set()
+
+
+def tensorflow_loaded() -> bool:
+    """True once :func:`import_tensorflow` has finished in this process."""
+    return _imported.is_set()
+
 
 class TrainingJob:
     """Train one model of a task in a background thread.
@@ -27,7 +50,7 @@ class TrainingJob:
     """
 
     def __init__(self, kind: str, params: dict[str, Any], *, store=None, save: bool = True, owner: str = "local",
-                 record: dict | None = None):
+                 record: dict | None = None, before_run=None):
         from core.registry import get_task
 
         self.task = get_task(kind)
@@ -40,20 +63,24 @@ class TrainingJob:
         self.progress = Progress(epochs=self.params.get("epochs", 0))
         self.stop_event = threading.Event()
         self.result = None  # core.training.TrainResult once finished
+        self.before_run = before_run  # called in the worker once TensorFlow is imported, before any model is built
         self._thread: threading.Thread | None = None
 
     def start(self) -> TrainingJob:
-        # Keras and TensorFlow are imported here, in the caller's thread, before the worker uses them.
-        import core.training  # noqa: F401
-
+        """Start the worker and return at once: the worker imports TensorFlow (seconds, the first time in a
+        process; the progress phase says so), so a caller such as a button's callback never waits for it."""
         self._thread = threading.Thread(target=self._run, name=f"train-{self.kind}", daemon=True)
         self._thread.start()
         return self
 
     def _run(self) -> None:
-        from core.training import run_training
-
         try:
+            self.progress.update(phase="loading TensorFlow")
+            import_tensorflow()
+            from core.training import run_training
+
+            if self.before_run is not None:
+                self.before_run()
             self.result = run_training(
                 self.task, self.params, progress=self.progress, stop_event=self.stop_event,
                 store=self.store, save=self.save, record=self.record,

@@ -25,6 +25,12 @@ def train_button(pg, label: str = "Train"):
     return pg.get_by_role("button", name=label, exact=True).first
 
 
+def stop_button(pg, label: str = "Stop"):
+    """The page's own Stop button. Not Streamlit's: while a script run takes long, the header's status widget
+    shows a "Stop" button too (it stops the script run, not the training), and it comes first in the page."""
+    return pg.get_by_test_id("stMainBlockContainer").get_by_role("button", name=label, exact=True).first
+
+
 def start_training(pg, url: str, label: str = "Train") -> None:
     """Open ``url`` (its query string sets the hyper-parameters) and press the page's train button."""
     open_page(pg, url)

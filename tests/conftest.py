@@ -178,6 +178,11 @@ def browser_page(_chromium):
     context = _chromium.new_context(viewport={"width": 1400, "height": 2400})
     page = context.new_page()
     page.set_default_timeout(30_000)
+    # The frontend's own errors (an uncaught exception blanks a Streamlit page): shown when the test fails.
+    page.frontend_errors = []
+    page.on("pageerror", lambda err: page.frontend_errors.append(f"uncaught: {err}"))
+    page.on("console", lambda msg: page.frontend_errors.append(f"console {msg.type}: {msg.text}")
+            if msg.type == "error" else None)
     try:
         yield page
     finally:
@@ -198,6 +203,8 @@ def pytest_runtest_makereport(item, call):
             report.sections.append(("page text at the failure", page.inner_text("body", timeout=5000)[:4000]))
         except Exception as err:  # the page may be gone; the report must still be written
             report.sections.append(("page text at the failure", f"unavailable: {err}"))
+        errors = getattr(page, "frontend_errors", [])
+        report.sections.append(("the page's frontend errors", "\n".join(errors[-20:])[:4000] or "none"))
     for name in ("app_server", "fresh_app_server"):
         log = SERVER_LOGS.get(funcargs.get(name))
         if log is not None and log.is_file():

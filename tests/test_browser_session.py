@@ -5,7 +5,15 @@ import re
 
 import pytest
 
-from tests.browser_support import open_page, progress_text, start_training, train_button, wait_idle, wait_text
+from tests.browser_support import (
+    open_page,
+    progress_text,
+    start_training,
+    stop_button,
+    train_button,
+    wait_idle,
+    wait_text,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +46,7 @@ def test_a_reload_finds_the_running_job_and_another_browser_does_not(app_server,
     # the fragment refreshes twice a second: the text (batch, elapsed time) moves on while the job trains
     page.wait_for_function("([el, t]) => el.innerText.trim().startsWith('Training') && el.innerText.trim() !== t",
                            arg=[progress.element_handle(), first], timeout=20_000)
-    stop = page.get_by_role("button", name="Stop", exact=True)
+    stop = stop_button(page)
     assert stop.is_enabled() and train_button(page).is_disabled()
 
     other = page.context.browser.new_context()  # another browser: its own cookie, no job

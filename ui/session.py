@@ -59,32 +59,40 @@ class Current:
         return f"{self.run_id or self.label}-{self.loaded_at}"
 
 
-def ensure_tf() -> None:
-    """Import TensorFlow/Keras once (with a spinner the first time) and turn off Streamlit's Keras reset.
+def keep_keras_state() -> None:
+    """Turn off Streamlit's after-run ``keras.backend.clear_session()`` in this server process (Keras imported).
 
-    After each script run Streamlit calls ``keras.backend.clear_session()``. In this app that is harmful twice:
-    its default ``free_memory=True`` runs a full ``gc.collect()`` (~400 ms per rerun once Keras is loaded), and
-    it replaces Keras' process-wide state, layer-name counters included, while training threads (and other
-    sessions' scripts) are building models: a job between two ``Conv2D(...)`` calls then got "All layers added
-    to a Sequential model should have unique names". The app keeps no Keras session state to reset (models
-    carry their own dtypes; a finished training frees its graphs, see ``core.training.free_traced_graphs``),
-    so in the server process the call does nothing.
+    After each script run Streamlit calls it. In this app that is harmful twice: its default
+    ``free_memory=True`` runs a full ``gc.collect()`` (~400 ms per rerun once Keras is loaded), and it replaces
+    Keras' process-wide state, layer-name counters included, while training threads (and other sessions'
+    scripts) are building models: a job between two ``Conv2D(...)`` calls then got "All layers added to a
+    Sequential model should have unique names". The app keeps no Keras session state to reset (models carry
+    their own dtypes; a finished training frees its graphs, see ``core.training.free_traced_graphs``), so in
+    the server process the call does nothing. Pure Python: a training job's worker calls it too.
     """
-    import sys
-
-    if "keras" not in sys.modules:
-        with st.spinner("Loading TensorFlow (first time only)…"):
-            import keras
-            import tensorflow  # noqa: F401
     import keras
 
     if not getattr(keras.backend.clear_session, "_app_noop", False):
 
         def clear_session(free_memory: bool = True) -> None:
-            """Streamlit's after-run reset, turned off in the app's server (see ``ui.session.ensure_tf``)."""
+            """Streamlit's after-run reset, turned off in the app's server (see ``ui.session.keep_keras_state``)."""
 
         clear_session._app_noop = True
         keras.backend.clear_session = clear_session
+
+
+def ensure_tf() -> None:
+    """Import TensorFlow/Keras once (with a spinner the first time) and keep Keras' state (:func:`keep_keras_state`).
+
+    The import goes through :func:`core.jobs.import_tensorflow`, so a page and a training job that both load
+    TensorFlow for the first time take turns instead of racing.
+    """
+    from core.jobs import import_tensorflow, tensorflow_loaded
+
+    if not tensorflow_loaded():
+        with st.spinner("Loading TensorFlow (first time only)…"):
+            import_tensorflow()
+    keep_keras_state()
 
 
 @st.cache_resource
@@ -211,17 +219,14 @@ def get_job(kind: str) -> TrainingJob | None:
 def start_job(kind: str, params: dict) -> TrainingJob:
     """Start training ``kind`` for this browser (raises ``core.params.ParamError`` for invalid settings).
 
-    The first training of a server imports TensorFlow (seconds, with a spinner). A click elsewhere meanwhile
-    (another page, another button) makes Streamlit stop this run at its next element, the spinner's end, so
-    the job is put on the board before and started whatever happens: a Train click is never lost.
+    Returns at once: the job validates its settings here, goes on the board and imports TensorFlow in its own
+    thread (the first training of a server: seconds, shown as its phase on the progress line). Nothing here
+    draws an element, so a Train button's callback is never interrupted by a click elsewhere, and a Train
+    click is never lost.
     """
-    job = TrainingJob(kind, params, store=store(), owner=owner_id())  # validates; imports no TensorFlow
+    job = TrainingJob(kind, params, store=store(), owner=owner_id(), before_run=keep_keras_state)  # validates
     job_board().put(owner_id(), kind, job)
-    try:
-        ensure_tf()
-    finally:
-        job.start()
-    return job
+    return job.start()
 
 
 # --- what this page view shows -------------------------------------------------------------------------------------

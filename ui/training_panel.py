@@ -55,7 +55,7 @@ def _status_line(snap: dict) -> str:
                f"{snap['epochs']}, batch {snap['step']} of {steps} — {elapsed}{left}"
     if snap["status"] in FINISHED:
         return f"{snap['status'].capitalize()} after {snap['epoch']} of {snap['epochs']} epochs in {elapsed}"
-    return f"{phase.capitalize()}… — {elapsed}{left}"
+    return f"{phase[:1].upper()}{phase[1:]}… — {elapsed}{left}"
 
 
 def _show_progress(kind: str, extra=None) -> None:
