@@ -10,16 +10,16 @@ on training digits:
   a digit's features sit near one class mean, a photo's do not.
 * **The same distance on the second convolution's channel means** (each of its filters' average response):
   the local textures of the input. A photo's are not a handwritten stroke's.
-* **Grey levels** (pixel space): the share of ink pixels (> 0.1) with an intermediate value (< 0.9). MNIST
-  digits are strokes with solid cores and anti-aliased edges; a photo squeezed into 28x28 is mostly mid-grey.
 
 Each score is divided by its own 98.5% quantile on calibration digits, and the verdict uses the largest ratio,
-``S(x) = max_i s_i(x) / q_i``. The threshold ``t`` is the 98.5% quantile of ``S`` on half of the MNIST test digits
-(the other half checks it), so about 1.5% of real digits are flagged: ``S(x) > t`` reads "this does not look like
+``S(x) = max_i s_i(x) / q_i``. The threshold ``t`` is the 98.5% quantile of ``S`` on MNIST test digits as an upload reaches the network
+(:func:`as_uploaded`; half of them, the other half checks it), so about 1.5% of real digits are flagged: ``S(x) > t`` reads "this does not look like
 a digit". The statistics live in the run's folder (:data:`STATS_FILE`), written when the run is saved and computed
 on first use for older runs. Measured on the Quick preset (``python -m core bench ood``): Mahalanobis on the
 penultimate layer alone flags few photos (AUROC ~0.8, photos squeezed into 28x28 land near some class mean);
-the earlier layer's texture statistics and the grey-level check are what separate them.
+the earlier layer's texture statistics do most of the separating. A pixel-space grey-level check looked strong
+against raw MNIST but only because the app's own resampling softens strokes: it flagged real uploaded digits, so
+it is not used.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ STATS_FILE = "ood.npz"
 VERSION = 2
 N_FIT = 5000  # training digits the Gaussians are fitted on
 QUANTILE = 0.985  # of calibration digits' scores: about 1.5% of real digits flagged
-SCORE_NAMES = ("penultimate", "textures", "grey_levels")
+SCORE_NAMES = ("penultimate", "textures")
+N_CALIB = 2000  # test digits, rendered and preprocessed as an upload is, that the threshold is calibrated on
 
 
 def features_and_logits(model, images, batch_size: int = 1024, training: bool = False):
@@ -123,7 +124,7 @@ class OodStats:
 
     penultimate: Gaussians
     textures: Gaussians
-    scales: np.ndarray  # (3,) calibration quantiles of the three scores
+    scales: np.ndarray  # (2,) calibration quantiles of the two scores
     threshold: float
     test_scores: np.ndarray  # (n_test,)
     meta: dict
@@ -146,11 +147,11 @@ class OodStats:
                        f["scales"], float(f["threshold"]), f["test_scores"], meta)
 
     def raw(self, h, textures, images) -> np.ndarray:
-        """(n, 3): the three scores, unscaled."""
-        return np.stack([self.penultimate.distance(h), self.textures.distance(textures), grey_levels(images)], 1)
+        """(n, 2): the two scores, unscaled."""
+        return np.stack([self.penultimate.distance(h), self.textures.distance(textures)], 1)
 
     def parts(self, h, textures, images) -> np.ndarray:
-        """(n, 3): each score divided by its 98.5% quantile on calibration digits."""
+        """(n, 2): each score divided by its 98.5% quantile on calibration digits."""
         return self.raw(h, textures, images) / self.scales
 
     def combine(self, parts) -> np.ndarray:
@@ -169,7 +170,9 @@ def _fit_gaussians(f: np.ndarray, y: np.ndarray, n_classes: int = 10) -> Gaussia
 
 def fit_ood(model, x_train, y_train, x_test, *, augment_invert: bool = False, n_fit: int = N_FIT,
             quantile: float = QUANTILE, seed: int = 0) -> OodStats:
-    """Fit the Gaussians on ``n_fit`` training digits; scale and calibrate on the even MNIST test digits.
+    """Fit the Gaussians on ``n_fit`` training digits; scale and calibrate on even MNIST test digits as an upload
+    reaches the network (enlarged, then through :func:`core.mnist.preprocess.preprocess_digit`: its resampling
+    makes strokes softer than MNIST's own), so that the threshold holds for the app's inputs.
 
     Images uint8 (n, 28, 28) as MNIST stores them (or floats in [0, 1]). With ``augment_invert`` the inverted
     copies join the fit, as they joined the model's training.
@@ -177,11 +180,12 @@ def fit_ood(model, x_train, y_train, x_test, *, augment_invert: bool = False, n_
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(x_train))[:n_fit]
     xf, yf = _unit(x_train[idx]), np.asarray(y_train)[idx].astype(int)
-    xt = _unit(x_test)
+    xt = as_uploaded(x_test[:N_CALIB])
+    x_raw = _unit(x_test)
     if augment_invert:
         xf, yf = np.concatenate([xf, 1 - xf]), np.concatenate([yf, yf])
     h, _, t = _batched(model, xf)
-    stats = OodStats(_fit_gaussians(h, yf), _fit_gaussians(t, yf), np.ones(3), 0.0, np.zeros(0, "float32"), {})
+    stats = OodStats(_fit_gaussians(h, yf), _fit_gaussians(t, yf), np.ones(2), 0.0, np.zeros(0, "float32"), {})
     ht, _, tt = _batched(model, xt)
     raw = stats.raw(ht, tt, xt)
     stats.scales = np.maximum(np.quantile(raw[0::2], quantile, axis=0), 1e-9)
@@ -190,7 +194,20 @@ def fit_ood(model, x_train, y_train, x_test, *, augment_invert: bool = False, n_
     stats.test_scores = combined.astype("float32")
     stats.meta = {"version": VERSION, "n_fit": len(xf), "quantile": quantile, "augment_invert": bool(augment_invert),
                   "feature_dim": int(h.shape[1]), "flagged_test_fraction": float((combined[1::2] > stats.threshold).mean())}
+    hr, _, tr = _batched(model, x_raw)
+    stats.meta["flagged_raw_test_fraction"] = float((stats.combine(stats.parts(hr, tr, x_raw)) > stats.threshold).mean())
     return stats
+
+
+def as_uploaded(images, size: int = 112) -> np.ndarray:
+    """MNIST digits as the app's upload path hands them to the network: enlarged (bilinear) to ``size`` px, then
+    :func:`core.mnist.preprocess.preprocess_digit`. float32 (n, 28, 28)."""
+    from skimage.transform import resize
+
+    from core.mnist.preprocess import preprocess_digit
+
+    return np.asarray([preprocess_digit((255 * resize(_unit(x), (size, size), order=1)).astype("uint8")).image
+                       for x in images], dtype="float32")
 
 
 def _unit(x) -> np.ndarray:
