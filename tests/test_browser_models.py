@@ -25,6 +25,18 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
     assert verdict.inner_text().startswith(("It reads 1", "Not sure"))
     assert page.locator("img[alt], img").count() > 0
 
+    # Undo and Clear, in view under the canvas: a second stroke changes what the network sees, Undo brings back
+    # exactly the one-stroke picture (Streamlit names a served image by its content), Clear empties the canvas.
+    seen = page.locator("[data-testid='stImage']").filter(has_text="what the network sees").locator("img").first
+    one_stroke = seen.get_attribute("src")
+    draw_stroke(page, canvas, [(100 + 8 * i, 40) for i in range(14)])  # a bar on top: a "7"
+    page.wait_for_function("([el, src]) => el.getAttribute('src') !== src", arg=[seen.element_handle(), one_stroke])
+    page.get_by_role("button", name="Undo the last stroke").click()
+    page.wait_for_function("([el, src]) => el.isConnected && el.getAttribute('src') === src",
+                           arg=[seen.element_handle(), one_stroke], timeout=15_000)
+    page.get_by_role("button", name="Clear the canvas").click()
+    wait_text(page, "Draw a digit on the canvas", timeout=15)
+
 
 def test_cvae_page_decodes_where_the_user_clicks(fresh_app_server, browser_page):
     page = browser_page

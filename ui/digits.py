@@ -77,10 +77,19 @@ def _prepare(name: str, raw, invert_dark: bool = True) -> Digit:
 
 def _clear(key: str) -> None:
     st.session_state[f"{key}.generation"] = st.session_state.get(f"{key}.generation", 0) + 1
+    st.session_state.pop(f"{key}.redraw", None)
+
+
+def _undo(key: str, drawing: dict) -> None:
+    """Redraw the canvas without its last stroke: the same canvas gets a new ``initial_drawing`` (it then sends
+    the redrawn picture). A counter in the drawing makes two undos to the same strokes still count as a change."""
+    count = st.session_state.get(f"{key}.undos", 0) + 1
+    st.session_state[f"{key}.undos"] = count
+    st.session_state[f"{key}.redraw"] = {**drawing, "objects": drawing.get("objects", [])[:-1], "undo": count}
 
 
 def canvas_digit(key: str, invert_dark: bool = True) -> Digit:
-    """A 280x280 drawing canvas with an ink choice, a pen or eraser of adjustable width, and a Clear button."""
+    """A 280x280 drawing canvas with an ink choice, a pen or eraser of adjustable width, Undo and Clear buttons."""
     from streamlit_drawable_canvas import st_canvas
 
     polarity = st.radio("Ink", list(POLARITIES), horizontal=True, key=f"{key}.polarity", persist_state="session")
@@ -91,11 +100,18 @@ def canvas_digit(key: str, invert_dark: bool = True) -> Digit:
     width = width_col.slider("Width (px)", 6, 48, PEN_WIDTH, 2, key=f"{key}.pen_width", persist_state="session",
                              help=f"MNIST strokes are 2-3 px of 28; on this {CANVAS_SIZE} px canvas about {PEN_WIDTH}.")
     generation = st.session_state.setdefault(f"{key}.generation", 0)
+    if st.session_state.get(f"{key}.redraw_polarity") != polarity:  # an undo's strokes carry the old ink
+        st.session_state.pop(f"{key}.redraw", None)
+        st.session_state[f"{key}.redraw_polarity"] = polarity
     result = st_canvas(stroke_width=width, stroke_color=ink if tool == "pen" else paper, background_color=paper,
                        height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw", return_image_data=True,
-                       key=f"{key}.canvas.{polarity}.{generation}")
-    # A callback, so the click reruns only the fragment that holds the canvas (the pages draw it in one).
-    st.button("Clear the canvas", key=f"{key}.clear", on_click=_clear, args=(key,))
+                       initial_drawing=st.session_state.get(f"{key}.redraw"), key=f"{key}.canvas.{polarity}.{generation}")
+    drawing = (None if result is None else result.json_data) or {}
+    # Callbacks, so a click reruns only the fragment that holds the canvas (the pages draw it in one).
+    undo_col, clear_col, _ = st.columns([1, 1, 2])
+    undo_col.button("Undo the last stroke", key=f"{key}.undo", on_click=_undo, args=(key, drawing),
+                    disabled=not drawing.get("objects"), width="stretch")
+    clear_col.button("Clear the canvas", key=f"{key}.clear", on_click=_clear, args=(key,), width="stretch")
     raw = None if result is None else result.image_data
     if raw is None:
         return Digit("drawing", None, error="Draw a digit on the canvas.")
