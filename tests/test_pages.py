@@ -65,9 +65,12 @@ def _prediction(at) -> str | None:
 def test_home_page_renders_its_sections(app_page):
     at = app_page().run()
     _no_exception(at)
-    headers = " | ".join(h.value for h in at.header).lower()
+    # One sentence and one action lead; the basics are one click away, each in its own expander.
+    links = [link.proto.label for link in at.get("page_link")]
+    assert links[0].startswith("**Start here:**") and "Iris" in links[0], links
+    sections = " | ".join(e.label for e in at.expander).lower()
     for section in ("neuron", "activation functions", "forward pass", "backpropagation", "adam"):
-        assert section in headers, headers
+        assert section in sections, sections
     formulas = " ".join(latex.value for latex in at.latex)
     assert r"\varphi(\mathbf{w}^\top \mathbf{x} + b)" in formulas  # the neuron
     assert r"\frac{\partial L}{\partial W_\ell}" in formulas  # backpropagation
