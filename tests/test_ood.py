@@ -34,7 +34,8 @@ def test_statistics_are_saved_with_the_run_and_read_back(run):
 
 
 def test_photos_are_flagged_and_mnist_test_digits_are_not(run):
-    from core.mnist.ood import as_uploaded, auroc, preprocessed_photos, score, stats_for_run
+    from core.mnist.ood import score, stats_for_run
+    from core.mnist.photos import as_uploaded, auroc, preprocessed_photos
 
     store, run_id, model, data = run
     stats = stats_for_run(store, run_id, model)
@@ -52,7 +53,8 @@ def test_photos_are_flagged_and_mnist_test_digits_are_not(run):
                           "~58% on the Quick preset once digits are calibrated as the app preprocesses them",
                    strict=False)
 def test_the_bar_photos_ninety_percent_flagged(run):
-    from core.mnist.ood import preprocessed_photos, score, stats_for_run
+    from core.mnist.ood import score, stats_for_run
+    from core.mnist.photos import preprocessed_photos
 
     store, run_id, model, _ = run
     _, photos = preprocessed_photos()
@@ -63,7 +65,8 @@ def test_predict_cli_says_not_a_digit(run, tmp_path, capsys):
     from PIL import Image
 
     from core.cli import main
-    from core.mnist.ood import score_one, skimage_photos, stats_for_run
+    from core.mnist.ood import score_one, stats_for_run
+    from core.mnist.photos import skimage_photos
     from core.mnist.preprocess import preprocess_digit
 
     store, run_id, model, data = run

@@ -13,7 +13,7 @@ on training digits:
 
 Each score is divided by its own 98.5% quantile on calibration digits, and the verdict uses the largest ratio,
 ``S(x) = max_i s_i(x) / q_i``. The threshold ``t`` is the 98.5% quantile of ``S`` on MNIST test digits as an upload reaches the network
-(:func:`as_uploaded`; half of them, the other half checks it), so about 1.5% of real digits are flagged: ``S(x) > t`` reads "this does not look like
+(:func:`core.mnist.photos.as_uploaded`; half of them, the other half checks it), so about 1.5% of real digits are flagged: ``S(x) > t`` reads "this does not look like
 a digit". The statistics live in the run's folder (:data:`STATS_FILE`), written when the run is saved and computed
 on first use for older runs. Measured on the Quick preset (``python -m core bench ood``): Mahalanobis on the
 penultimate layer alone flags few photos (AUROC ~0.8, photos squeezed into 28x28 land near some class mean);
@@ -89,13 +89,6 @@ def forward_head(model, x, training: bool = False, with_textures: bool = False):
     if with_textures:
         return h, z, textures if textures is not None else tf.zeros((tf.shape(h)[0], 1))
     return h, z
-
-
-def grey_levels(images) -> np.ndarray:
-    """The share of ink pixels (> 0.1) that are mid-grey (< 0.9), for images in [0, 1]."""
-    x = np.asarray(images, dtype="float32").reshape(len(images), -1)
-    ink = (x > 0.1).sum(1)
-    return ((x > 0.1) & (x < 0.9)).sum(1) / np.maximum(ink, 1)
 
 
 @dataclass
@@ -180,6 +173,8 @@ def fit_ood(model, x_train, y_train, x_test, *, augment_invert: bool = False, n_
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(x_train))[:n_fit]
     xf, yf = _unit(x_train[idx]), np.asarray(y_train)[idx].astype(int)
+    from core.mnist.photos import as_uploaded
+
     xt = as_uploaded(x_test[:N_CALIB])
     x_raw = _unit(x_test)
     if augment_invert:
@@ -197,17 +192,6 @@ def fit_ood(model, x_train, y_train, x_test, *, augment_invert: bool = False, n_
     hr, _, tr = _batched(model, x_raw)
     stats.meta["flagged_raw_test_fraction"] = float((stats.combine(stats.parts(hr, tr, x_raw)) > stats.threshold).mean())
     return stats
-
-
-def as_uploaded(images, size: int = 112) -> np.ndarray:
-    """MNIST digits as the app's upload path hands them to the network: enlarged (bilinear) to ``size`` px, then
-    :func:`core.mnist.preprocess.preprocess_digit`. float32 (n, 28, 28)."""
-    from skimage.transform import resize
-
-    from core.mnist.preprocess import preprocess_digit
-
-    return np.asarray([preprocess_digit((255 * resize(_unit(x), (size, size), order=1)).astype("uint8")).image
-                       for x in images], dtype="float32")
 
 
 def _unit(x) -> np.ndarray:
@@ -307,67 +291,3 @@ def stats_for_ref(store, ref: str, model) -> OodStats:
             return stats_for_folder(path.parent, model)
         return fit_for(model, {})
     return stats_for_run(store, ref, model)
-
-
-def auroc(in_scores, out_scores) -> float:
-    """Area under the ROC curve for telling ``out`` (positives, higher scores) from ``in``: P(out > in), ties halved."""
-    from scipy.stats import rankdata
-
-    a = np.asarray(in_scores, dtype="float64")
-    b = np.asarray(out_scores, dtype="float64")
-
-    ranks = rankdata(np.concatenate([a, b]))
-    return float((ranks[len(a):].sum() - len(b) * (len(b) + 1) / 2) / (len(a) * len(b)))
-
-
-# --- photos that hold no digit -------------------------------------------------------------------------------------
-PHOTO_NAMES = ("astronaut", "brick", "camera", "cat", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass",
-               "gravel", "horse", "hubble_deep_field", "logo", "moon", "page", "rocket", "text", "checkerboard",
-               "immunohistochemistry", "retina", "microaneurysms", "cell", "stereo_motorcycle")
-
-
-def skimage_photos(crops: bool = True) -> list[tuple[str, np.ndarray]]:
-    """scikit-image's sample photos (those shipped with it), whole and (``crops``) as four quadrants and a centre.
-
-    uint8 grey or RGB(A) arrays, as an upload would be decoded.
-    """
-    import skimage.data
-
-    photos = []
-    for name in PHOTO_NAMES:
-        try:
-            img = getattr(skimage.data, name)()
-        except Exception:  # a photo that needs a download: not on this machine
-            continue
-        if isinstance(img, tuple):
-            img = img[0]
-        img = np.asarray(img)
-        if img.dtype == bool:
-            img = img.astype("uint8") * 255
-        elif img.dtype != np.uint8:
-            img = (255 * (img.astype("float64") - img.min()) / max(float(np.ptp(img)), 1e-9)).astype("uint8")
-        photos.append((name, img))
-        if crops:
-            h, w = img.shape[:2]
-            parts = {"top-left": img[: h // 2, : w // 2], "top-right": img[: h // 2, w // 2:],
-                     "bottom-left": img[h // 2:, : w // 2], "bottom-right": img[h // 2:, w // 2:],
-                     "centre": img[h // 4: 3 * h // 4, w // 4: 3 * w // 4]}
-            photos += [(f"{name} ({where})", np.ascontiguousarray(part)) for where, part in parts.items()]
-    return photos
-
-
-def preprocessed_photos(crops: bool = True) -> tuple[list[str], np.ndarray]:
-    """The photos through the app's upload preprocessing (:func:`core.mnist.preprocess.preprocess_digit`).
-
-    Photos the preprocessing refuses (no ink found) never reach the network and are left out.
-    """
-    from core.mnist.preprocess import PreprocessError, preprocess_digit
-
-    names, images = [], []
-    for name, img in skimage_photos(crops):
-        try:
-            images.append(preprocess_digit(img).image)
-            names.append(name)
-        except PreprocessError:
-            continue
-    return names, np.asarray(images, dtype="float32").reshape(-1, 28, 28)

@@ -1,0 +1,82 @@
+"""Photos that hold no digit: scikit-image's sample photos, whole and cropped, through the app's upload preprocessing.
+
+What the out-of-distribution score (:mod:`core.mnist.ood`) is tested and benchmarked against.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_uploaded(images, size: int = 112) -> np.ndarray:
+    """MNIST digits as the app's upload path hands them to the network: enlarged (bilinear) to ``size`` px, then
+    :func:`core.mnist.preprocess.preprocess_digit`. float32 (n, 28, 28)."""
+    from skimage.transform import resize
+
+    from core.mnist.preprocess import preprocess_digit
+
+    return np.asarray([preprocess_digit((255 * resize(np.asarray(x, dtype="float32") / (255.0 if np.asarray(x).dtype == np.uint8 else 1.0), (size, size), order=1)).astype("uint8")).image
+                       for x in images], dtype="float32")
+
+
+def auroc(in_scores, out_scores) -> float:
+    """Area under the ROC curve for telling ``out`` (positives, higher scores) from ``in``: P(out > in), ties halved."""
+    from scipy.stats import rankdata
+
+    a = np.asarray(in_scores, dtype="float64")
+    b = np.asarray(out_scores, dtype="float64")
+
+    ranks = rankdata(np.concatenate([a, b]))
+    return float((ranks[len(a):].sum() - len(b) * (len(b) + 1) / 2) / (len(a) * len(b)))
+
+
+PHOTO_NAMES = ("astronaut", "brick", "camera", "cat", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass",
+               "gravel", "horse", "hubble_deep_field", "logo", "moon", "page", "rocket", "text", "checkerboard",
+               "immunohistochemistry", "retina", "microaneurysms", "cell", "stereo_motorcycle")
+
+
+def skimage_photos(crops: bool = True) -> list[tuple[str, np.ndarray]]:
+    """scikit-image's sample photos (those shipped with it), whole and (``crops``) as four quadrants and a centre.
+
+    uint8 grey or RGB(A) arrays, as an upload would be decoded.
+    """
+    import skimage.data
+
+    photos = []
+    for name in PHOTO_NAMES:
+        try:
+            img = getattr(skimage.data, name)()
+        except Exception:  # a photo that needs a download: not on this machine
+            continue
+        if isinstance(img, tuple):
+            img = img[0]
+        img = np.asarray(img)
+        if img.dtype == bool:
+            img = img.astype("uint8") * 255
+        elif img.dtype != np.uint8:
+            img = (255 * (img.astype("float64") - img.min()) / max(float(np.ptp(img)), 1e-9)).astype("uint8")
+        photos.append((name, img))
+        if crops:
+            h, w = img.shape[:2]
+            parts = {"top-left": img[: h // 2, : w // 2], "top-right": img[: h // 2, w // 2:],
+                     "bottom-left": img[h // 2:, : w // 2], "bottom-right": img[h // 2:, w // 2:],
+                     "centre": img[h // 4: 3 * h // 4, w // 4: 3 * w // 4]}
+            photos += [(f"{name} ({where})", np.ascontiguousarray(part)) for where, part in parts.items()]
+    return photos
+
+
+def preprocessed_photos(crops: bool = True) -> tuple[list[str], np.ndarray]:
+    """The photos through the app's upload preprocessing (:func:`core.mnist.preprocess.preprocess_digit`).
+
+    Photos the preprocessing refuses (no ink found) never reach the network and are left out.
+    """
+    from core.mnist.preprocess import PreprocessError, preprocess_digit
+
+    names, images = [], []
+    for name, img in skimage_photos(crops):
+        try:
+            images.append(preprocess_digit(img).image)
+            names.append(name)
+        except PreprocessError:
+            continue
+    return names, np.asarray(images, dtype="float32").reshape(-1, 28, 28)
