@@ -173,10 +173,10 @@ def fit_ood(model, x_train, y_train, x_test, *, augment_invert: bool = False, n_
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(x_train))[:n_fit]
     xf, yf = _unit(x_train[idx]), np.asarray(y_train)[idx].astype(int)
-    from core.mnist.photos import as_uploaded
+    from core.mnist.photos import uploaded_once
 
-    xt = as_uploaded(x_test[:N_CALIB])
-    x_raw = _unit(x_test)
+    xt = uploaded_once(x_test[:N_CALIB])
+    x_raw = _unit(x_test[:N_CALIB])
     if augment_invert:
         xf, yf = np.concatenate([xf, 1 - xf]), np.concatenate([yf, yf])
     h, _, t = _batched(model, xf)
