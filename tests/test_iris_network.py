@@ -4,14 +4,14 @@ through the command line and the URL."""
 
 import argparse
 import json
+from xml.etree import ElementTree
 
 import keras
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 
 from core.iris.data import FEATURES, SPECIES, load_split
-from core.iris.network_figure import network_figure, step_loss_figure
+from core.iris.network_figure import NEGATIVE, POSITIVE, network_svg, step_loss_figure
 from core.iris.neurons import make_stepper, neuron_maps, plane_grid, weight_diagram
 from core.iris.task import SPACE
 from core.registry import get_task
@@ -96,12 +96,19 @@ def test_weight_diagram_and_figures(stepper):
     layer, i, j, w = edges[45]  # the 6th weight of the second kernel
     assert (layer, i, j) == (1, 0, 5) and w == pytest.approx(float(stepper.model.layers[1].kernel[0, 5]))
     maps = neuron_maps(stepper.model, stepper.x, (2, 3), probe=stepper.probe)
-    fig = go.Figure(network_figure(maps, diagram, FEATURES, SPECIES))
-    assert fig.data[0].type == "image" and fig.data[0].source.startswith("data:image/png;base64,")
-    hover = next(t for t in fig.data if t.name == "hover")
-    assert len(hover.hovertext) == 27 + 170  # a point per neuron and per weight
-    drawn = sum(len(t.x) // 3 for t in fig.data if t.type == "scatter" and t.mode == "lines")
-    assert drawn == 170
+    svg = ElementTree.fromstring(network_svg(maps, diagram, FEATURES, SPECIES))
+    ns = "{http://www.w3.org/2000/svg}"
+    lines = svg.findall(f"{ns}line")
+    assert len(lines) == 170  # a line per weight, in the order of Diagram.edges, its value in its title
+    for line, (_, _, _, w) in zip(lines, edges):
+        assert line.get("stroke") == (POSITIVE if w >= 0 else NEGATIVE)
+        assert line.find(f"{ns}title").text.startswith(f"w = {w:+.3f}")
+    widths = np.array([float(line.get("stroke-width")) for line in lines])
+    assert widths[np.abs(edges[:, 3]).argmax()] == widths.max()  # the largest |w|, the widest line
+    (maps_png,) = svg.findall(f"{ns}image")
+    assert maps_png.get("href").startswith("data:image/png;base64,")
+    labels = [t.text for t in svg.findall(f"{ns}text")]
+    assert labels[:4] == ["inputs", "hidden 1", "hidden 2", "output (softmax)"] and labels[-3:] == list(SPECIES)
     stepper.step()
     assert len(step_loss_figure(stepper.losses).data[0].y) == 1
 

@@ -55,7 +55,7 @@ def _stepper(params: dict):
 def _step_panel(params: dict) -> None:
     """Buttons, network diagram and loss-per-step curve; a click reruns only this."""
     from core.iris.data import FEATURES, SPECIES
-    from core.iris.network_figure import network_figure, step_loss_figure
+    from core.iris.network_figure import network_svg, step_loss_figure
     from core.iris.neurons import neuron_maps, weight_diagram
 
     started = time.perf_counter()
@@ -80,16 +80,16 @@ def _step_panel(params: dict) -> None:
     maps = neuron_maps(stepper.model, stepper.x, (fx, fy), probe=stepper.probe)
     means = stepper.x.mean(axis=0)
     inputs = [f.replace(" (cm)", "") + ("" if i in (fx, fy) else f" = {means[i]:.2f} (mean)") for i, f in enumerate(FEATURES)]
-    figure = network_figure(maps, weight_diagram(stepper.model), inputs, SPECIES)
+    picture = network_svg(maps, weight_diagram(stepper.model), inputs, SPECIES)
     loss = f"batch loss {stepper.losses[-1]:.4f}" if stepper.losses else "no step yet"
     p, i = divmod(max(stepper.steps - 1, 0), stepper.steps_per_pass)
     where = f" (pass {p + 1}, batch {i + 1} of {stepper.steps_per_pass})" if stepper.steps else ""
     st.markdown(f"**Step {stepper.steps}**{where} · {loss} · training accuracy {stepper.accuracy():.1%}")
-    st.plotly_chart(figure, key="iris.net.diagram")
+    st.image(picture, width="stretch")
     st.caption(f"Each square: one neuron's value over {FEATURES[fx]} (across) and {FEATURES[fy]} (up), the other two "
                "measurements at their training mean; blue positive, orange negative, white 0, each square on its own "
-               "scale (hover for its range). Lines: the weights, wider for a larger size, blue positive, orange "
-               f"negative (hover a line's middle for its value). Computed in {1000 * (time.perf_counter() - started):.0f} ms.")
+               "scale. Lines: the weights, wider for a larger size, blue positive, orange negative. "
+               f"Computed in {1000 * (time.perf_counter() - started):.0f} ms.")
     st.plotly_chart(step_loss_figure(stepper.losses), key="iris.net.loss")
 
 

@@ -1,6 +1,6 @@
-"""Plotly figures of the opened-up Iris network (pure functions of :mod:`core.iris.neurons` data, no Streamlit).
+"""Pictures of the opened-up Iris network (pure functions of :mod:`core.iris.neurons` data, no Streamlit).
 
-:func:`network_figure` draws the network as TensorFlow Playground does: a column per layer, every neuron a small
+:func:`network_svg` draws the network as TensorFlow Playground does: a column per layer, every neuron a small
 heat map of its activation over the two chosen features, and a line per weight between neighbouring layers, wider
 for a larger |w|, blue for a positive and orange for a negative weight.
 """
@@ -56,62 +56,64 @@ def _png(canvas: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def network_figure(maps, diagram, input_names=(), output_names=(), height: int | None = None) -> dict:
-    """The network diagram: neuron maps (a :class:`core.iris.neurons.NeuronMaps`) joined by the weights of a
-    :class:`core.iris.neurons.Diagram` (their layers must match).
-
-    All maps are painted into one transparent PNG (one image trace, not one heat map per neuron: a figure of few
-    traces is built, validated and drawn in milliseconds); the weights are line traces grouped by sign and width.
-    """
+def _paint_maps(maps):
+    """Every neuron map painted (framed, highest feature value at the top) into one RGBA canvas; the cells' layout."""
     sizes = [len(layer) for layer in maps.layers]
     cell = len(maps.xs)
-    corners, width, canvas_h = _layout_cells(sizes, cell)
-    canvas = np.zeros((canvas_h, width, 4), dtype="uint8")
-    hover_x, hover_y, hover_text = [], [], []
+    corners, width, height = _layout_cells(sizes, cell)
+    canvas = np.zeros((height, width, 4), dtype="uint8")
     for layer, values in enumerate(maps.layers):
         for j, z in enumerate(values):
             x, y = corners[layer][j]
             canvas[y - 1:y + cell + 1, x - 1:x + cell + 1] = (170, 170, 170, 255)  # a thin frame
-            canvas[y:y + cell, x:x + cell, :3] = map_colours(z[::-1])  # highest feature value at the top
-            hover_x.append(x + cell / 2)
-            hover_y.append(y + cell / 2)
-            hover_text.append(f"{maps.names[layer]} {j + 1}: {float(z.min()):.3f} … {float(z.max()):.3f}")
-    traces = [dict(type="image", source=_png(canvas), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip", name="neurons")]
+            canvas[y:y + cell, x:x + cell, :3] = map_colours(z[::-1])
+    return canvas, corners, cell
 
+
+def _line_width(w: float, top: float) -> float:
+    return round(0.5 + (MAX_LINE_WIDTH - 0.5) * abs(w) / top, 0) or 0.5  # 0.5, 1, 2, ... 6 px
+
+
+def network_svg(maps, diagram, input_names=(), output_names=(), scale: int = 4) -> str:
+    """The network diagram as one SVG picture: the neuron maps (a :class:`core.iris.neurons.NeuronMaps`, one PNG
+    of all of them) joined by a line per weight of a :class:`core.iris.neurons.Diagram`, wider for a larger |w|,
+    blue for a positive and orange for a negative weight; each line's ``<title>`` holds its value.
+
+    A picture, not a chart: a browser swaps it in a few milliseconds, where re-rendering an interactive chart of
+    170 lines took most of a "One step" click. ``scale`` enlarges the drawing (map pixels stay sharp).
+    """
+    from html import escape
+
+    canvas, corners, cell = _paint_maps(maps)
+    height, width = canvas.shape[:2]
+    pad = 4 * cell
+    left, top_margin = 1.8 * pad, cell
+    view_w, view_h = width + left + pad, height + top_margin + 2
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" '
+             f'viewBox="{-left:g} {-top_margin:g} {view_w:g} {view_h:g}" width="{view_w * scale:g}" '
+             f'height="{view_h * scale:g}" font-family="sans-serif" font-size="{cell / 2.6:.1f}">',
+             '<rect x="-10000" y="-10000" width="20000" height="20000" fill="white"/>']
     top = max((float(np.abs(k).max()) for k in diagram.kernels if k.size), default=1.0) or 1.0
-    groups: dict = {}
     for layer, kernel in enumerate(diagram.kernels):
         for (i, j), w in np.ndenumerate(kernel):
             (x0, y0), (x1, y1) = corners[layer][i], corners[layer + 1][j]
-            x0, y0, x1, y1 = float(x0 + cell + 1), y0 + cell / 2, float(x1 - 1), y1 + cell / 2
-            line_width = round(0.5 + (MAX_LINE_WIDTH - 0.5) * abs(w) / top, 0) or 0.5  # 0.5, 1, 2, ... 6 px
-            xs, ys = groups.setdefault((bool(w >= 0), line_width), ([], []))
-            xs += [x0, x1, np.nan]  # NaN: a gap between two lines
-            ys += [y0, y1, np.nan]
-            hover_x.append((x0 + x1) / 2)
-            hover_y.append((y0 + y1) / 2)
-            hover_text.append(f"w = {w:+.3f}: {diagram.names[layer]} {i + 1} → {diagram.names[layer + 1]} {j + 1}")
-    for (positive, line_width), (xs, ys) in sorted(groups.items(), key=lambda kv: kv[0][1]):
-        traces.append(dict(type="scatter", x=np.asarray(xs), y=np.asarray(ys), mode="lines", hoverinfo="skip", showlegend=False, opacity=0.6,
-                           line=dict(color=POSITIVE if positive else NEGATIVE, width=line_width)))
-    traces.append(dict(type="scatter", x=np.asarray(hover_x), y=np.asarray(hover_y), mode="markers", marker=dict(size=8, opacity=0),
-                       hovertext=hover_text, hoverinfo="text", showlegend=False, name="hover"))
-
-    annotations = [dict(x=corners[layer][0][0] + cell / 2, y=-4, text=f"<b>{_layer_title(name)}</b>", showarrow=False,
-                        yanchor="bottom") for layer, name in enumerate(maps.names)]
-    for layer, names, side in ((0, input_names, "right"), (len(sizes) - 1, output_names, "left")):
-        for j, label in enumerate(names[:sizes[layer]]):
+            parts.append(f'<line x1="{x0 + cell + 1}" y1="{y0 + cell / 2:g}" x2="{x1 - 1}" y2="{y1 + cell / 2:g}" '
+                         f'stroke="{POSITIVE if w >= 0 else NEGATIVE}" stroke-opacity="0.6" '
+                         f'stroke-width="{_line_width(w, top) / scale * 2:g}"><title>w = {w:+.3f}: '
+                         f'{escape(diagram.names[layer])} {i + 1} → {escape(diagram.names[layer + 1])} {j + 1}'
+                         '</title></line>')
+    parts.append(f'<image x="0" y="0" width="{width}" height="{height}" image-rendering="pixelated" '
+                 f'style="image-rendering:pixelated" href="{_png(canvas)}"/>')
+    for layer, name in enumerate(maps.names):
+        parts.append(f'<text x="{corners[layer][0][0] + cell / 2:g}" y="{-cell / 4:g}" text-anchor="middle" '
+                     f'font-weight="bold">{escape(_layer_title(name))}</text>')
+    for layer, names, anchor in ((0, input_names, "end"), (len(corners) - 1, output_names, "start")):
+        for j, label in enumerate(names[:len(corners[layer])]):
             x, y = corners[layer][j]
-            annotations.append(dict(x=x - 3 if side == "right" else x + cell + 3, y=y + cell / 2, text=label,
-                                    showarrow=False, xanchor=side, font=dict(size=11)))
-    pad = 4 * cell
-    layout = dict(
-        height=height or int(min(900, max(420, 46 * max(sizes)))), margin=dict(l=0, r=0, t=10, b=0),
-        plot_bgcolor="white", hovermode="closest", annotations=annotations, uirevision="iris-network",
-        xaxis=dict(range=[-1.8 * pad, width + pad], visible=False, fixedrange=True),  # room for the input labels
-        yaxis=dict(range=[canvas_h + 2, -cell], visible=False, fixedrange=True),
-    )
-    return {"data": traces, "layout": layout}
+            parts.append(f'<text x="{x - 3 if anchor == "end" else x + cell + 3}" y="{y + cell / 2:g}" '
+                         f'text-anchor="{anchor}" dominant-baseline="middle">{escape(label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 def step_loss_figure(losses) -> go.Figure:
