@@ -66,3 +66,26 @@ def draw_stroke(pg, canvas, points) -> None:
     for x, y in points[1:]:
         pg.mouse.move(x0 + x, y0 + y, steps=2)
     pg.mouse.up()
+
+
+def timed_click(pg, button, done_js: str, arg=None, timeout: float = 60) -> tuple[float, float]:
+    """Click ``button`` and wait until ``done_js(arg)`` holds in the page; returns (ms seen by the test, ms in the
+    page from the click event to the first animation frame where it holds: the user's wait, without the
+    test driver's own overhead)."""
+    import time
+
+    pg.evaluate("""() => { window.__clickAt = null; document.addEventListener('click',
+        () => { window.__clickAt = performance.now(); }, {capture: true, once: true}); }""")
+    start = time.perf_counter()
+    button.click()
+    in_page = pg.evaluate("""([done, arg, timeout]) => new Promise((resolve, reject) => {
+        const check = new Function('return ' + done)();
+        const give_up = performance.now() + timeout;
+        const poll = () => {
+          if (window.__clickAt !== null && check(arg)) resolve(performance.now() - window.__clickAt);
+          else if (performance.now() > give_up) reject(new Error('not done in time: ' + done));
+          else requestAnimationFrame(poll);
+        };
+        poll();
+    })""", [done_js, arg, timeout * 1000])
+    return (time.perf_counter() - start) * 1000, in_page

@@ -3,7 +3,6 @@ reset goes back exactly; the optimizers and weight penalties are hyper-parameter
 through the command line and the URL."""
 
 import argparse
-import json
 from xml.etree import ElementTree
 
 import keras
@@ -11,12 +10,11 @@ import numpy as np
 import pytest
 
 from core.iris.data import FEATURES, SPECIES, load_split
-from core.iris.network_figure import NEGATIVE, POSITIVE, network_svg, step_loss_figure
+from core.iris.network_figure import NEGATIVE, POSITIVE, network_svg, step_loss_svg
 from core.iris.neurons import make_stepper, neuron_maps, plane_grid, weight_diagram
 from core.iris.task import SPACE
 from core.registry import get_task
 from core.training import run_training
-from tests.test_pages import _values
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +108,11 @@ def test_weight_diagram_and_figures(stepper):
     labels = [t.text for t in svg.findall(f"{ns}text")]
     assert labels[:4] == ["inputs", "hidden 1", "hidden 2", "output (softmax)"] and labels[-3:] == list(SPECIES)
     stepper.step()
-    assert len(step_loss_figure(stepper.losses).data[0].y) == 1
+    loss = ElementTree.fromstring(step_loss_svg(stepper.losses))
+    assert [c.find(f"{ns}title").text for c in loss.findall(f"{ns}circle")] == [f"step 1: {stepper.losses[0]:.4f}"]
+    stepper.step()
+    loss = ElementTree.fromstring(step_loss_svg([*stepper.losses, float("nan")]))  # a NaN step is left out
+    assert len(loss.findall(f"{ns}circle")) == 2 and len(loss.find(f"{ns}polyline").get("points").split()) == 2
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "rmsprop", "adam"])
@@ -167,8 +169,8 @@ def test_the_page_section_steps_and_resets(app_page):
     def state():
         assert not at.exception, [e.value for e in at.exception]
         step = next(m.value for m in at.markdown if m.value.startswith("**Step"))
-        loss = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "loss per step" in c.proto.spec)
-        return step, len(_values(loss["data"][0].get("y", [])))
+        assert len(at.get("image")) == 2  # the network picture and the loss-per-step picture
+        return step, len(at.session_state["iris.net.stepper"].losses)
 
     step, points = state()
     assert step.startswith("**Step 0** · no step yet") and points == 0

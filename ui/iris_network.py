@@ -55,7 +55,7 @@ def _stepper(params: dict):
 def _step_panel(params: dict) -> None:
     """Buttons, network diagram and loss-per-step curve; a click reruns only this."""
     from core.iris.data import FEATURES, SPECIES
-    from core.iris.network_figure import network_svg, step_loss_figure
+    from core.iris.network_figure import network_svg, step_loss_svg
     from core.iris.neurons import neuron_maps, weight_diagram
 
     started = time.perf_counter()
@@ -90,7 +90,7 @@ def _step_panel(params: dict) -> None:
                "measurements at their training mean; blue positive, orange negative, white 0, each square on its own "
                "scale. Lines: the weights, wider for a larger size, blue positive, orange negative. "
                f"Computed in {1000 * (time.perf_counter() - started):.0f} ms.")
-    st.plotly_chart(step_loss_figure(stepper.losses), key="iris.net.loss")
+    st.image(step_loss_svg(stepper.losses), width="stretch")
 
 
 def network_section(params: dict) -> None:

@@ -8,7 +8,6 @@ for a larger |w|, blue for a positive and orange for a negative weight.
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 
 POSITIVE, NEGATIVE = "#2F6DB5", "#F08A24"  # TensorFlow Playground's blue and orange
 MAX_LINE_WIDTH = 6.0
@@ -116,13 +115,41 @@ def network_svg(maps, diagram, input_names=(), output_names=(), scale: int = 4) 
     return "".join(parts)
 
 
-def step_loss_figure(losses) -> go.Figure:
-    """The loss of every step's batch (with the weight penalties), step 1 first."""
+def step_loss_svg(losses, width: int = 900, height: int = 220) -> str:
+    """The loss of every step's batch (with the weight penalties), step 1 first, as a small SVG line chart.
+
+    A picture for the same reason as :func:`network_svg`: it is redrawn on every click of "One step". The y axis
+    runs from 0 to the largest loss; each step is a dot (``<circle>``, its loss in its title) on one polyline.
+    """
     losses = np.asarray(losses, dtype=float)
-    fig = go.Figure(go.Scatter(x=np.arange(1, len(losses) + 1), y=losses, mode="lines+markers", name="loss per step",
-                               line=dict(color=POSITIVE, width=2), marker=dict(size=5)))
-    fig.update_xaxes(title="step", rangemode="tozero")
-    fig.update_yaxes(title="batch loss", rangemode="tozero")
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title="loss per step", showlegend=False,
-                      uirevision="iris-step-loss")
-    return fig
+    left, right, top, bottom = 60, 15, 28, 34
+    plot_w, plot_h = width - left - right, height - top - bottom
+    y_max = float(np.nanmax(losses)) if losses.size else 1.0
+    y_max = y_max if np.isfinite(y_max) and y_max > 0 else 1.0
+    x_max = max(len(losses), 10)
+
+    def px(i, loss):
+        return left + plot_w * i / x_max, top + plot_h * (1 - min(max(loss / y_max, 0.0), 1.0))
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+             f'height="{height}" font-family="sans-serif" font-size="12">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             f'<text x="{left}" y="16" font-size="14">loss per step</text>',
+             f'<path d="M{left},{top} V{top + plot_h} H{left + plot_w}" fill="none" stroke="#888"/>']
+    for frac in (0.0, 0.5, 1.0):
+        y = top + plot_h * (1 - frac)
+        parts.append(f'<text x="{left - 6}" y="{y:.1f}" text-anchor="end" dominant-baseline="middle">'
+                     f'{frac * y_max:.3g}</text>')
+    for step in sorted({0, x_max // 2, x_max}):
+        parts.append(f'<text x="{left + plot_w * step / x_max:.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
+                     f'{step}</text>')
+    parts.append(f'<text x="{left + plot_w / 2}" y="{height - 2}" text-anchor="middle">step</text>')
+    steps = [(i + 1, loss, *px(i + 1, loss)) for i, loss in enumerate(losses) if np.isfinite(loss)]
+    if len(steps) > 1:
+        parts.append('<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>'.format(
+            POSITIVE, " ".join(f"{x:.1f},{y:.1f}" for _, _, x, y in steps)))
+    for step, loss, x, y in steps:
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{POSITIVE}"><title>step {step}: '
+                     f'{loss:.4f}</title></circle>')
+    parts.append("</svg>")
+    return "".join(parts)
