@@ -140,7 +140,11 @@ def _show_prediction(model, digit, show_details: bool) -> None:
 
 
 def _explain(model, image) -> None:
-    with st.expander("What the network sees: saliency, feature maps, kernels", expanded=True):
+    """Saliency, feature maps and kernels: computed only while the user has them open (each stroke would pay)."""
+    if not st.toggle("Show what the network sees: saliency, feature maps, kernels", key="cnn.explain",
+                     persist_state="session", help="Recomputed for every stroke while shown."):
+        return
+    with st.container(border=True):
         sal, cls = saliency(model, image)
         cols = st.columns([1, 3])
         cols[0].image(upscale(overlay(image, sal), PREVIEW), caption=f"saliency for '{cls}': |∂p/∂pixel|")

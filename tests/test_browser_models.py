@@ -24,6 +24,11 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
     verdict.wait_for()
     assert verdict.inner_text().startswith(("It reads 1", "Not sure"))
     assert page.locator("img[alt], img").count() > 0
+    # The deeper views cost every stroke their time only while open: closed by default, there when opened.
+    assert page.get_by_text("saliency for").count() == 0
+    page.get_by_text("Show what the network sees: saliency, feature maps, kernels").click()
+    wait_text(page, "saliency for", timeout=30)
+    wait_text(page, "16 of 16 feature maps, 28×28 each", timeout=30)
 
     # Undo and Clear, in view under the canvas: a second stroke changes what the network sees, Undo brings back
     # exactly the one-stroke picture (Streamlit names a served image by its content), Clear empties the canvas.
