@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.mnist.task import PRESETS, SPACE
 from ui.controls import apply_params, param_controls
+from ui.digit_check import digit_check, ood_stats, show_score
 from ui.digits import mnist_or_stop
 from ui.model_panel import model_panel, require_model
 from ui.session import cached, ensure_tf, get_current, load_run_model, saved_runs
@@ -114,19 +115,23 @@ with right:
         st.write("No mistakes on the test set.")
 
 
-def _show_prediction(model, digit, show_details: bool) -> None:
+def _show_prediction(model, digit, show_details: bool, stats=None) -> None:
     if digit.error:
         st.info(digit.error)
         return
     probs = predict_digits(model, digit.image)[0]
     summary = prediction_summary(probs)
+    check = digit_check(model, stats, digit.image)
     a, b, c = st.columns([1, 1, 3])
     if digit.raw is not None:
         a.image(digit.raw, caption=digit.name, width="stretch", clamp=True)  # never wider than its column
     b.image(upscale(digit.image, PREVIEW), caption="what the network sees (28×28)" +
             (", inverted" if digit.inverted else ""), clamp=True)
     with c:
-        if summary["unsure"] and digit.dark_on_light and not digit.inverted:
+        if check is not None and check["not_a_digit"]:
+            st.error(f"This does not look like a digit: its features are far from every digit the network learned "
+                     f"from (the softmax alone would say {summary['digit']}, {summary['probability']:.0%}).")
+        elif summary["unsure"] and digit.dark_on_light and not digit.inverted:
             st.warning(f"Not sure: it might be a {summary['digit']} or a {summary['runner_up']}. The ink is dark on "
                        "light and reaches the network as it is (inversion is off): only a model trained with the "
                        "inversion augmentation reads that. Turn the inversion on, or train with the augmentation.")
@@ -135,6 +140,8 @@ def _show_prediction(model, digit, show_details: bool) -> None:
         else:
             st.success(f"It reads **{summary['digit']}** ({summary['probability']:.1%}).")
         st.plotly_chart(probability_figure(probs, range(10)), key=f"cnn.probs.{digit.name}")
+        if check is not None:
+            show_score(stats, check, f"cnn.{digit.name}")
     if show_details:
         _explain(model, digit.image)
 
@@ -170,6 +177,7 @@ def read_digits() -> None:
     from ui.digits import canvas_digit, uploaded_digits
 
     model = get_current(KIND).model
+    stats = ood_stats(get_current(KIND))
     st.header("Read your handwriting")
     st.markdown("Draw a digit, or upload photos of digits. They are preprocessed the way MNIST was made: "
                 "dark-on-light is inverted, the ink cropped, its longer side scaled to 20 px and centred by "
@@ -181,10 +189,10 @@ def read_digits() -> None:
     with left:
         drawn = canvas_digit("cnn", invert)
     with right:
-        _show_prediction(model, drawn, show_details=drawn.error is None)
+        _show_prediction(model, drawn, show_details=drawn.error is None, stats=stats)
     for digit in uploaded_digits("cnn", invert):
         st.divider()
-        _show_prediction(model, digit, show_details=False)
+        _show_prediction(model, digit, show_details=False, stats=stats)
 
 
 read_digits()

@@ -193,3 +193,18 @@ def latent_scatter(means, labels, dims=(0, 1), extent=None, marks=None, height: 
     fig.update_xaxes(title=f"z{dims[0]}")
     fig.update_yaxes(title=f"z{dims[1]}")
     return _layout(fig, height=height)
+
+
+def score_histogram_figure(reference_scores, score: float, threshold: float, height: int = 200) -> go.Figure:
+    """Where one input's out-of-distribution score falls among MNIST test digits' scores, with the cut-off."""
+    reference = np.asarray(reference_scores, dtype=float)
+    top = float(max(np.quantile(reference, 0.999), threshold, score) * 1.1)
+    fig = go.Figure(go.Histogram(x=np.clip(reference, 0, top), nbinsx=40, marker_color="#B0B7C3",
+                                 name="MNIST test digits"))
+    fig.add_vline(x=threshold, line_dash="dash", line_color="#888", annotation_text="cut-off")
+    fig.add_vline(x=min(score, top), line_color=PALETTE[0] if score <= threshold else "#D62728", line_width=3,
+                  annotation_text="yours" + (" (off the scale)" if score > top else ""))
+    fig.update_xaxes(title="score: distance from the digits it learned (higher = less like a digit)",
+                     range=[0, top])
+    fig.update_yaxes(title="digits", showticklabels=False)
+    return _layout(fig, height=height, showlegend=False)
