@@ -48,6 +48,7 @@ def bench_cnn(n_images: int | None = None, batch_size: int = 128, repeats: int =
 
     # One canvas prediction: preprocessing of a 280x280 drawing plus a forward pass.
     from core.mnist.preprocess import preprocess_digit
+    from core.roofline import print_roofline, roofline
 
     canvas = np.zeros((280, 280, 4), dtype="uint8")
     canvas[60:220, 130:150, :] = 255
@@ -67,15 +68,16 @@ def bench_cnn(n_images: int | None = None, batch_size: int = 128, repeats: int =
         "ratio_fast": best[fast] / best["portfolio"],
         "canvas_prediction_ms_median": statistics.median(latencies[10:]),
         "tensorflow": tf.__version__,
+        **roofline(project_model, best[fast]),
     }
     print(f"CNN training throughput over {figures['images_per_measurement']} images (best of {repeats}):")
-    print(f"  portfolio pipeline (per-example map, shuffle(1000), no prefetch), float32: "
-          f"{best['portfolio']:7.0f} img/s")
+    print(f"  portfolio pipeline (per-example map, shuffle(1000), no prefetch), float32: {best['portfolio']:7.0f} img/s")
     print(f"  project pipeline (normalised once, cached, prefetched), float32:            "
           f"{best['float32']:7.0f} img/s  ratio {figures['ratio_float32']:.2f}x")
     if fast != "float32":
         print(f"  project pipeline, {fast} (the Quick preset):                  "
               f"{best[fast]:7.0f} img/s  ratio {figures['ratio_fast']:.2f}x")
+    print_roofline(figures, f"the project pipeline in {fast}")
     print(f"canvas prediction (preprocess + forward pass), median: {figures['canvas_prediction_ms_median']:.1f} ms")
     return figures
 
@@ -286,12 +288,8 @@ def bench_memory(n_images: int | None = None) -> dict:
 from core.mnist.lessons_bench import bench_attack, bench_ood  # noqa: E402, I001  (beside the table it fills)
 BENCHES = {
     "attack": bench_attack, "ood": bench_ood,  # core/mnist/lessons_bench.py
-    "cnn": bench_cnn,
-    "cvae": bench_cvae,
-    "iris": bench_iris,
-    "memory": bench_memory,
-    "rerun": bench_rerun,
-    "sweep": bench_sweep,
+    "cnn": bench_cnn, "cvae": bench_cvae, "iris": bench_iris,
+    "memory": bench_memory, "rerun": bench_rerun, "sweep": bench_sweep,
 }
 """What ``python -m core bench NAME`` measures: the CLI offers exactly these names."""
 
