@@ -118,7 +118,8 @@ def move_through() -> None:
     with pad_col:
         sub = slice(0, 1500)
         pts = means[sub][:, [dim_x, dim_y]]
-        x, y = latent_pad(f"cvae.pad.{current.key}.{dims}", grid, pts, y_test[sub], lo, hi)
+        x, y = latent_pad(f"cvae.pad.{current.key}.{dims}", grid, pts, y_test[sub], lo, hi,
+                          drawing_key=f"cvae.pad.{current.key}.{dims}.{n}")
     z = np.zeros(latent_dim, dtype="float32")
     z[dim_x], z[dim_y] = x, y
     image = latent.decode_point(model, z)

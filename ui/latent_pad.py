@@ -85,14 +85,29 @@ def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def latent_pad(key: str, background: np.ndarray, points: np.ndarray, labels: np.ndarray, lo: float,
-               hi: float) -> tuple[float, float]:
-    """Mount the pad (the dot starts at the origin); returns the current point in the two shown dimensions."""
+def _pad_data(key: str, background: np.ndarray, points: np.ndarray, labels: np.ndarray, lo: float,
+              hi: float) -> dict:
+    """What the pad draws, built once per pad (``key``) and session: the PNG and the points are not re-encoded on
+    every move of the dot."""
     from core.plots import PALETTE
 
-    pts = [[round(float(x), 3), round(float(y), 3), int(c)] for (x, y), c in zip(points, labels)]
-    data = {"image": png_data_uri(background), "points": pts, "lo": lo, "hi": hi, "x": 0.0, "y": 0.0,
-            "colors": list(PALETTE), "image_alpha": IMAGE_ALPHA, "key": key}
+    cache = st.session_state.setdefault("latent_pad.data", {})
+    if key not in cache:
+        cache.clear()
+        pts = [[round(float(x), 3), round(float(y), 3), int(c)] for (x, y), c in zip(points, labels)]
+        cache[key] = {"image": png_data_uri(background), "points": pts, "lo": lo, "hi": hi, "x": 0.0, "y": 0.0,
+                      "colors": list(PALETTE), "image_alpha": IMAGE_ALPHA, "key": key}
+    return cache[key]
+
+
+def latent_pad(key: str, background: np.ndarray, points: np.ndarray, labels: np.ndarray, lo: float,
+               hi: float, drawing_key: str | None = None) -> tuple[float, float]:
+    """Mount the pad (the dot starts at the origin); returns the current point in the two shown dimensions.
+
+    The pad's drawing is cached by ``drawing_key`` (default ``key``): it must change whenever the background, the
+    points or the range do, while ``key`` changes only when the dot should start again at the origin.
+    """
+    data = {**_pad_data(drawing_key or key, background, points, labels, lo, hi), "key": key}
     result = _component()(data=data, key=key, default={"point": ORIGIN}, on_point_change=lambda: None)
     point = getattr(result, "point", None) or ORIGIN
     return float(point["x"]), float(point["y"])
