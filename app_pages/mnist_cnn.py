@@ -5,9 +5,11 @@ import numpy as np
 import streamlit as st
 
 from core.mnist.task import PRESETS, SPACE
+from ui.cnn_correct import correct_it, personal_section
+from ui.cnn_fool import fool_the_cnn
 from ui.controls import apply_params, param_controls
 from ui.digit_check import digit_check, ood_stats, show_score
-from ui.digits import mnist_or_stop
+from ui.digits import mnist_or_stop, provisional_until_still
 from ui.model_panel import model_panel, require_model
 from ui.session import cached, ensure_tf, get_current, load_run_model, saved_runs
 from ui.sweep_panel import sweep_panel
@@ -127,7 +129,8 @@ def _show_prediction(model, digit, show_details: bool, stats=None) -> None:
         a.image(digit.raw, caption=digit.name, width="stretch", clamp=True)  # never wider than its column
     b.image(upscale(digit.image, PREVIEW), caption="what the network sees (28×28)" +
             (", inverted" if digit.inverted else ""), clamp=True)
-    with c:
+    drawing = digit.name == "drawing"
+    with c, st.container(key="cnn_verdict_drawing" if drawing else None):
         if check is not None and check["not_a_digit"]:
             st.error(f"This does not look like a digit: its features are far from every digit the network learned "
                      f"from (the softmax alone would say {summary['digit']}, {summary['probability']:.0%}).")
@@ -142,8 +145,13 @@ def _show_prediction(model, digit, show_details: bool, stats=None) -> None:
         st.plotly_chart(probability_figure(probs, range(10)), key=f"cnn.probs.{digit.name}")
         if check is not None:
             show_score(stats, check, f"cnn.{digit.name}")
+    if drawing:  # strokes may still come: provisional until the drawing is still
+        provisional_until_still("cnn_verdict_drawing", str(hash(digit.image.tobytes())))
     if show_details:
+        with c:
+            correct_it(digit.image, summary["digit"])
         _explain(model, digit.image)
+        fool_the_cnn(digit.image, data.x_test, data.y_test)
 
 
 def _explain(model, image) -> None:
@@ -196,6 +204,7 @@ def read_digits() -> None:
 
 
 read_digits()
+personal_section(current)
 
 
 def _probe_section() -> None:

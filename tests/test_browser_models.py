@@ -39,6 +39,10 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
     verdict = page.get_by_text(re.compile(r"^(It reads \d|Not sure)")).first
     verdict.wait_for()
     assert verdict.inner_text().startswith(("It reads 1", "Not sure"))  # a digit, not "does not look like a digit"
+    # Provisional while more strokes may come (dimmed, marked), final once the drawing has been still for a moment.
+    box = page.locator(".st-key-cnn_verdict_drawing")
+    page.wait_for_function("el => !el.dataset.provisional && getComputedStyle(el).opacity === '1'",
+                           arg=box.element_handle(), timeout=5_000)
     wait_text(page, "Digit-likeness score")
     assert page.locator("img[alt], img").count() > 0
     # The deeper views cost every stroke their time only while open: closed by default, there when opened.
@@ -52,6 +56,7 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
     seen = page.locator("[data-testid='stImage']").filter(has_text="what the network sees").locator("img").first
     one_stroke = seen.get_attribute("src")
     draw_stroke(page, canvas, [(100 + 8 * i, 40) for i in range(14)])  # a bar on top: a "7"
+    page.wait_for_function("el => el.dataset.provisional === 'true'", arg=box.element_handle(), timeout=10_000)
     page.wait_for_function("([el, src]) => el.getAttribute('src') !== src", arg=[seen.element_handle(), one_stroke])
     page.get_by_role("button", name="Undo the last stroke").click()
     page.wait_for_function("([el, src]) => el.isConnected && el.getAttribute('src') === src",

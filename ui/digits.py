@@ -75,6 +75,35 @@ def _prepare(name: str, raw, invert_dark: bool = True) -> Digit:
                  dark_on_light=bool(result.inverted))
 
 
+# Dims an element (by its st.container key) for ``ms`` after each new ``stamp``: a verdict on a drawing still in
+# progress looks provisional until the drawing has been still that long. Client-side only: no rerun to undim.
+_SETTLE_JS = """
+export default function(component) {
+  const { data } = component;
+  const el = document.querySelector('.st-key-' + data.target);
+  if (!el || el.dataset.stamp === data.stamp) return;
+  el.dataset.stamp = data.stamp;
+  el.dataset.provisional = 'true';
+  el.style.transition = 'opacity 0.12s';
+  el.style.opacity = '0.4';
+  clearTimeout(el._settle);
+  el._settle = setTimeout(() => { el.style.opacity = ''; delete el.dataset.provisional; }, data.ms);
+}
+"""
+SETTLE_MS = 800  # a pause between two strokes of one digit is usually shorter
+
+
+@st.cache_resource
+def _settle_component():
+    return st.components.v2.component("nn_playground.settle", js=_SETTLE_JS)
+
+
+def provisional_until_still(target: str, stamp: str, ms: int = SETTLE_MS) -> None:
+    """Show the element in ``st.container(key=target)`` as provisional (dimmed, ``data-provisional``) until
+    ``ms`` pass without a new ``stamp`` (a new drawing): a two-stroke 4 is never shown as a confident 1."""
+    _settle_component()(data={"target": target, "stamp": stamp, "ms": ms}, key=f"{target}.settle")
+
+
 def _clear(key: str) -> None:
     st.session_state[f"{key}.generation"] = st.session_state.get(f"{key}.generation", 0) + 1
     st.session_state.pop(f"{key}.redraw", None)
