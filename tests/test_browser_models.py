@@ -1,12 +1,22 @@
 """Browser tests of the model pages and the Runs page, in Debian's chromium (one server with its own runs)."""
 
 import re
+import statistics
 import time
 import zipfile
 
 import pytest
 
-from tests.browser_support import draw_stroke, drawing_canvas, metric, open_page, start_training, wait_idle, wait_text
+from tests.browser_support import (
+    draw_stroke,
+    drawing_canvas,
+    metric,
+    open_page,
+    start_training,
+    timed_click,
+    wait_idle,
+    wait_text,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -63,6 +73,24 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
                            arg=[seen.element_handle(), one_stroke], timeout=15_000)
     page.get_by_role("button", name="Clear the canvas").click()
     wait_text(page, "Draw a digit on the canvas", timeout=15)
+
+    # What the hand waits for: pen-up -> verdict shown, and Clear -> empty canvas message, timed in the page.
+    pen_up, clear = [], []
+    for _ in range(5):
+        page.evaluate("""() => { window.__upAt = null; document.addEventListener('mouseup',
+            () => { window.__upAt = performance.now(); }, {capture: true, once: true}); }""")
+        draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])
+        pen_up.append(page.evaluate("""() => new Promise(resolve => { const poll = () => {
+            const box = document.querySelector('.st-key-cnn_verdict_drawing');
+            if (window.__upAt !== null && box && /It reads|Not sure|does not look/.test(box.innerText))
+              resolve(performance.now() - window.__upAt); else requestAnimationFrame(poll); }; poll(); })"""))
+        wait_idle(page)
+        button = page.get_by_role("button", name="Clear the canvas")
+        clear.append(timed_click(page, button, "() => document.body.innerText.includes('Draw a digit on the canvas')")[1])
+        wait_idle(page)
+    print(f"\nCNN canvas in chromium: pen-up -> verdict median {statistics.median(pen_up):.0f} ms "
+          f"(min {min(pen_up):.0f}, max {max(pen_up):.0f}; the canvas sends 200 ms after pen-up); "
+          f"Clear -> empty canvas median {statistics.median(clear):.0f} ms")
 
     # "Is it a digit?": the drawn 1 was read as a digit, with its score; photos with no digit in them (scikit-image's)
     # get "This does not look like a digit" instead of a digit, at least some of them (the check flags about 58% of
