@@ -9,7 +9,7 @@ from ui.cnn_correct import correct_it, personal_section
 from ui.cnn_fool import fool_the_cnn
 from ui.controls import apply_params, param_controls
 from ui.digit_check import digit_check, ood_stats, show_score
-from ui.digits import mnist_or_stop
+from ui.digits import mnist_or_stop, provisional_until_still
 from ui.model_panel import model_panel, require_model
 from ui.session import cached, ensure_tf, get_current, load_run_model, saved_runs
 from ui.sweep_panel import sweep_panel
@@ -129,7 +129,8 @@ def _show_prediction(model, digit, show_details: bool, stats=None) -> None:
         a.image(digit.raw, caption=digit.name, width="stretch", clamp=True)  # never wider than its column
     b.image(upscale(digit.image, PREVIEW), caption="what the network sees (28×28)" +
             (", inverted" if digit.inverted else ""), clamp=True)
-    with c:
+    drawing = digit.name == "drawing"
+    with c, st.container(key="cnn_verdict_drawing" if drawing else None):
         if check is not None and check["not_a_digit"]:
             st.error(f"This does not look like a digit: its features are far from every digit the network learned "
                      f"from (the softmax alone would say {summary['digit']}, {summary['probability']:.0%}).")
@@ -144,6 +145,8 @@ def _show_prediction(model, digit, show_details: bool, stats=None) -> None:
         st.plotly_chart(probability_figure(probs, range(10)), key=f"cnn.probs.{digit.name}")
         if check is not None:
             show_score(stats, check, f"cnn.{digit.name}")
+    if drawing:  # strokes may still come: provisional until the drawing is still
+        provisional_until_still("cnn_verdict_drawing", str(hash(digit.image.tobytes())))
     if show_details:
         with c:
             correct_it(digit.image, summary["digit"])
