@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.cnn_lessons_support import need_mnist, small_run
+from tests.cnn_lessons_support import need_mnist
+from tests.conftest import MNIST_NPZ
+
+TINY = {"train_size": 1000, "epochs": 1, "precision": "float32", "data_source": "file", "data_path": str(MNIST_NPZ)}
+QUICK_FINETUNE = {"mnist_size": 500, "epochs": 1, "personal_repeat": 10}
 
 
-def _script(parent_run=None, runs_root=None):
+def _script(parent_run=None, runs_root=None, settings=None):
     import os
 
     import numpy as np
@@ -40,7 +44,7 @@ def _script(parent_run=None, runs_root=None):
     rng = np.random.default_rng(0)
     correct_it(image, 1)
     fool_the_cnn(image, rng.integers(0, 256, (40, 28, 28)).astype("uint8"), rng.integers(0, 10, 40))
-    personal_section(get_current("cnn"))
+    personal_section(get_current("cnn"), settings)
 
 
 def _texts(at) -> str:
@@ -79,13 +83,18 @@ def test_a_corrected_drawing_joins_my_digits_and_clear_empties_them():
     assert len(at.session_state["cnn.personal"]) == 0 and "Add to my digits" in _texts(at)
 
 
-def test_finetuning_from_the_page_shows_before_and_after(monkeypatch):
+def test_finetuning_from_the_page_shows_before_and_after(runs_dir):
     need_mnist()
     import time
 
-    store, parent_id, _, _ = small_run()
-    monkeypatch.setenv("NN_PLAYGROUND_RUNS", str(store.root))
-    at = AppTest.from_function(_script, args=(parent_id, str(store.root)), default_timeout=60).run()
+    from core.registry import get_task
+    from core.store import RunStore
+    from core.training import run_training
+
+    store = RunStore(runs_dir)
+    parent = run_training(get_task("cnn"), TINY, store=store)  # a tiny parent run, saved with its statistics
+    parent_id = parent.run_id
+    at = AppTest.from_function(_script, args=(parent_id, str(runs_dir), QUICK_FINETUNE), default_timeout=60).run()
     for label in (4, 4):
         at.selectbox(key="cnn.correct_label").set_value(label).run()
         at.button(key="cnn.correct_add").click().run()
@@ -107,4 +116,4 @@ def test_finetuning_from_the_page_shows_before_and_after(monkeypatch):
     at.button(key="cnn.use_finetuned").click().run()
     assert not at.exception
     assert at.session_state["current"]["cnn"].run_id == run_id
-    assert "The page reads digits with the fine-tuned model" in [s.value for s in at.success][0]
+    assert "The page reads digits with the fine-tuned model" in next(s.value for s in at.success)

@@ -58,8 +58,10 @@ def _use_saved(run_id: str) -> None:
         st.session_state["cnn.finetuned_error"] = f"Could not use run {run_id}: {err}"
 
 
-def personal_section(current: Current) -> None:
-    """The set (thumbnails, download, clear), the fine-tuning panel, and the before/after of the last job."""
+def personal_section(current: Current, settings: dict | None = None) -> None:
+    """The set (thumbnails, download, clear), the fine-tuning panel, and the before/after of the last job.
+
+    ``settings``: fine-tuning parameters other than the defaults of :data:`core.mnist.finetune.SPACE`."""
     from core.plots import upscale
 
     st.header("Correct it and retrain")
@@ -80,17 +82,17 @@ def personal_section(current: Current) -> None:
         st.info("Fine-tuning starts from a saved run: train a model or load a saved one first (an uploaded model "
                 "has no run to record as the parent).")
     elif len(digits) or job is not None:
-        _finetune(current, digits, job)
+        _finetune(current, digits, job, settings or {})
     _saved_finetuned()
 
 
-def _finetune(current: Current, digits: PersonalDigits, job) -> None:
+def _finetune(current: Current, digits: PersonalDigits, job, settings: dict) -> None:
     from ui.training_panel import training_panel
 
     st.markdown(f"**Fine-tune on my digits**: from run `{current.run_id}`'s weights, a little more training on "
                 "your digits (each repeated 30 times per epoch) mixed with 3,000 MNIST training digits, so that "
                 "it learns yours without forgetting the rest. The result is a new run that names its parent.")
-    params = {"parent_run": current.run_id, "digits_file": ""}
+    params = {**settings, "parent_run": current.run_id, "digits_file": ""}
     if len(digits):
         params["digits_file"] = str(digits.save(store().root / ".personal"))
     training_panel(FINETUNE, params, what="fine-tuning")
