@@ -117,3 +117,18 @@ def test_finetuning_from_the_page_shows_before_and_after(runs_dir):
     assert not at.exception
     assert at.session_state["current"]["cnn"].run_id == run_id
     assert "The page reads digits with the fine-tuned model" in next(s.value for s in at.success)
+
+
+def test_the_run_with_the_other_augmentation_reads_the_same_perturbed_image(runs_dir):
+    import keras
+
+    from core.store import RunStore
+
+    keras.utils.set_random_seed(1)
+    other = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    run_id = RunStore(runs_dir).save({"kind": "cnn", "status": "done", "params": {"augment_invert": True}}, other)
+    at = AppTest.from_function(_script, default_timeout=60).run()
+    at.toggle(key="cnn.fool").set_value(True).run()
+    assert not at.exception
+    assert any(m.value.startswith(f"**{run_id}** (with the inversion augmentation) reads your digit as")
+               for m in at.markdown), _texts(at)

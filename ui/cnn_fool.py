@@ -101,7 +101,7 @@ def _fool(image, test_x, test_y) -> None:
                       caption=f"the noise x′ − x, ×{1 / (2 * max(eps, 0.005)):.0f} (grey: none)")
         cols[2].image(upscale(adv, PREVIEW), caption=f"perturbed, ε = {eps:.2f}: reads {_reading(adv_probs)}",
                       clamp=True)
-        other = opposite_run(current)
+        other = cached(KIND, "fool.opposite", key, lambda: opposite_run(current))  # per drawing, not per move
         if other is not None:
             other_model = cached(KIND, f"compare-model-{other.run_id}", other.run_id,
                                  lambda: load_run_model(KIND, other.run_id))
