@@ -77,6 +77,7 @@ def test_a_corrected_drawing_joins_my_digits_and_clear_empties_them():
     at.button(key="cnn.correct_add").click().run()
     assert not at.exception
     assert at.session_state["cnn.personal"].labels == [4]
+    assert at.selectbox(key="cnn.correct_label").value is None  # emptied for the next drawing: no double adds
     assert "**My digits** (1)" in _texts(at)
     assert "Fine-tuning starts from a saved run" in _texts(at)  # the tiny model has no run
     at.button(key="cnn.personal_clear").click().run()

@@ -25,18 +25,30 @@ def personal() -> PersonalDigits:
     return st.session_state.setdefault(SET_KEY, PersonalDigits())
 
 
+def _add(image) -> None:
+    """Add to my digits' callback: the drawing with the chosen label; the selector is emptied for the next one."""
+    label = st.session_state.get("cnn.correct_label")
+    if label is None:
+        return
+    try:
+        personal().add(image, int(label))
+    except ValueError as err:
+        st.session_state["cnn.correct_error"] = str(err)
+        return
+    st.session_state["cnn.correct_label"] = None
+    st.session_state["cnn.correct_added"] = int(label)
+
+
 def correct_it(image, read: int) -> None:
     """Under the drawn digit's verdict: the right label and "Add to my digits" (a full rerun shows the set)."""
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     label = left.selectbox("That's wrong: it is a…", list(range(10)), index=None, key="cnn.correct_label",
                            placeholder=f"not a {read}? choose the digit")
-    if right.button("Add to my digits", key="cnn.correct_add", disabled=label is None):
-        try:
-            personal().add(image, int(label))
-        except ValueError as err:
-            st.error(str(err))
-            return
-        st.rerun()  # the whole page: the set and the fine-tuning below show the new digit
+    right.button("Add to my digits", key="cnn.correct_add", disabled=label is None, on_click=_add, args=(image,))
+    if st.session_state.get("cnn.correct_error"):
+        st.error(st.session_state.pop("cnn.correct_error"))
+    if st.session_state.pop("cnn.correct_added", None) is not None:
+        st.rerun()  # the whole page, not just the drawing's fragment: the set and the fine-tuning below show it
 
 
 def _clear() -> None:
