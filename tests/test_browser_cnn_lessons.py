@@ -83,5 +83,5 @@ def test_fool_the_cnn_and_correct_a_drawing(fresh_app_server, browser_page):
     page.get_by_role("option", name="7", exact=True).click()
     page.get_by_role("button", name="Add to my digits").click()
     wait_text(page, "My digits (1)", timeout=60)
-    wait_text(page, "label 7")
+    page.get_by_text("label 7", exact=True).wait_for()  # the thumbnail's caption (not "digit (label 7)" above)
     assert page.get_by_role("button", name="Train fine-tuning").is_visible()
