@@ -133,3 +133,14 @@ def test_the_run_with_the_other_augmentation_reads_the_same_perturbed_image(runs
     assert not at.exception
     assert any(m.value.startswith(f"**{run_id}** (with the inversion augmentation) reads your digit as")
                for m in at.markdown), _texts(at)
+
+
+def test_a_fine_tuned_run_is_fine_tuned_again_with_its_cnn_ancestors_settings(runs_dir):
+    from core.mnist.finetune import base_params
+    from core.store import RunStore
+
+    store = RunStore(runs_dir)
+    cnn = store.save({"kind": "cnn", "status": "done", "params": {"augment_invert": True, "data_source": "file"}})
+    first = store.save({"kind": "cnn_finetune", "status": "done", "parent": cnn, "params": {"parent_run": cnn}})
+    second = store.save({"kind": "cnn_finetune", "status": "done", "parent": first, "params": {"parent_run": first}})
+    assert base_params(store, second) == base_params(store, cnn) == {"augment_invert": True, "data_source": "file"}

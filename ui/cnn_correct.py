@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.mnist.finetune import PersonalDigits, load_personal
+from core.mnist.finetune import SPACE, PersonalDigits, base_params, load_personal
 from core.progress import FINISHED
 from ui.session import Current, get_current, get_job, load_run_model, saved_runs, set_current, store
 from ui.text import literal
@@ -58,7 +58,7 @@ def _clear() -> None:
 def _use(run_id: str, model, metrics: dict) -> None:
     """Make a fine-tuned run the page's current CNN, with its parent's settings (data, augmentation)."""
     record = store().get(run_id)
-    parent = store().get(record["parent"]).get("params", {})
+    parent = base_params(store(), run_id)  # the data and augmentation of the CNN it comes from
     set_current(KIND, Current(model, parent, metrics or record.get("metrics", {}), run_id,
                               f"{run_id} (fine-tuned from {record['parent']})", record.get("status", "done")))
 
@@ -101,9 +101,11 @@ def personal_section(current: Current, settings: dict | None = None) -> None:
 def _finetune(current: Current, digits: PersonalDigits, job, settings: dict) -> None:
     from ui.training_panel import training_panel
 
-    st.markdown(f"**Fine-tune on my digits**: from run `{current.run_id}`'s weights, a little more training on "
-                "your digits (each repeated 30 times per epoch) mixed with 3,000 MNIST training digits, so that "
-                "it learns yours without forgetting the rest. The result is a new run that names its parent.")
+    shown = SPACE.validate(settings)
+    st.markdown(f"**Fine-tune on my digits**: from run `{current.run_id}`'s weights, {shown['epochs']} more epochs "
+                f"on your digits (each repeated {shown['personal_repeat']} times per epoch) mixed with "
+                f"{shown['mnist_size']:,} MNIST training digits, so that it learns yours without forgetting the "
+                "rest. The result is a new run that names its parent.")
     params = {**settings, "parent_run": current.run_id, "digits_file": ""}
     if len(digits):
         params["digits_file"] = str(digits.save(store().root / ".personal"))

@@ -123,6 +123,17 @@ def mixed_training_set(personal_x, personal_y, mnist_x, mnist_y, repeat: int) ->
     return x[..., None], y
 
 
+def base_params(store, run_id: str) -> dict:
+    """The CNN settings (data, augmentation) behind a run: its own for a ``cnn`` run, its first ``cnn`` ancestor's
+    for a fine-tuned one (whose own params are the fine-tuning's), so a fine-tuned model can be fine-tuned again."""
+    seen = set()
+    record = store.get(run_id)
+    while record.get("kind") != "cnn" and record.get("parent") and record["parent"] not in seen:
+        seen.add(record["parent"])
+        record = store.get(record["parent"])
+    return record.get("params", {}) if record.get("kind") == "cnn" else {}
+
+
 def clone_for_training(parent, learning_rate: float):
     """A copy of ``parent`` (same layers and dtypes, same weights), compiled with Adam at ``learning_rate``."""
     import keras
@@ -160,9 +171,8 @@ class FinetuneTask(Task):
 
         store = store or RunStore()
         self.check_ready(params, store)
-        parent_record = store.get(params["parent_run"])
         parent = store.load_model(params["parent_run"])
-        parent_params = parent_record.get("params", {})
+        parent_params = base_params(store, params["parent_run"])
         personal_x, personal_y = load_personal(params["digits_file"]).arrays()
         data = load_for(parent_params)
         mx, my = subset(data.x_train, data.y_train, params["mnist_size"] or None, params["seed"] + 1)
