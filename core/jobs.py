@@ -67,8 +67,9 @@ class TrainingJob:
         self._thread: threading.Thread | None = None
 
     def start(self) -> TrainingJob:
-        """Start the worker and return at once: the worker imports TensorFlow (seconds, the first time in a
-        process; the progress phase says so), so a caller such as a button's callback never waits for it."""
+        """Start the worker and return. The worker imports TensorFlow if the caller has not (seconds, the first
+        time in a process; the progress phase says so); a server's page imports it first (``ui.session.start_job``),
+        since a worker importing it while the page's script imports other packages raced."""
         self._thread = threading.Thread(target=self._run, name=f"train-{self.kind}", daemon=True)
         self._thread.start()
         return self

@@ -179,6 +179,24 @@ def test_train_shows_accuracy_and_a_prediction_then_an_example_changes_it(runs_d
     assert run.record["status"] == "done" and run.record["metrics"]["test_accuracy"] == pytest.approx(accuracy)
 
 
+def test_a_test_accuracy_above_the_training_accuracy_is_explained(runs_dir, app_page, monkeypatch):
+    from core.iris.task import TASK
+
+    evaluate = TASK.evaluate
+
+    def test_above_training(model, prepared):  # as with 30 easy test flowers: 100% against 96.7% in training
+        return {**evaluate(model, prepared), "test_accuracy": 1.0, "train_accuracy": 0.967}
+
+    monkeypatch.setattr(TASK, "evaluate", test_above_training)
+    at = app_page("iris")
+    at.query_params["iris.epochs"] = "1"
+    at.run()
+    at.button(key="iris.train").click().run()
+    _run_until(at, lambda a: _metric(a, "Test accuracy") is not None)
+    assert _metric(at, "Test accuracy") == "100.0%" and _metric(at, "Training accuracy") == "96.7%"
+    assert any("No contradiction" in c.value and "30 test flowers are few" in c.value for c in at.caption)
+
+
 def test_stop_keeps_the_model_and_says_so(runs_dir, app_page):
     at = app_page("iris")
     at.query_params["iris.epochs"] = "200"

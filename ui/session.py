@@ -220,14 +220,21 @@ def get_job(kind: str) -> TrainingJob | None:
 def start_job(kind: str, params: dict) -> TrainingJob:
     """Start training ``kind`` for this browser (raises ``core.params.ParamError`` for invalid settings).
 
-    Returns at once: the job validates its settings here, goes on the board and imports TensorFlow in its own
-    thread (the first training of a server: seconds, shown as its phase on the progress line). Nothing here
-    draws an element, so a Train button's callback is never interrupted by a click elsewhere, and a Train
-    click is never lost.
+    The job validates its settings, goes on the board, and TensorFlow is imported here, in the caller's thread
+    (seconds, the first time in a server), before the worker starts: a worker importing it while the page's
+    script imports plotly's pandas raced ("partially initialized module 'pandas'"). Nothing here draws an
+    element (a spinner in a button's callback was where a click elsewhere interrupted it), so a Train click
+    is never lost.
     """
+    from core.jobs import import_tensorflow
+
     job = TrainingJob(kind, params, store=store(), owner=owner_id(), before_run=keep_keras_state)  # validates
     job_board().put(owner_id(), kind, job)
-    return job.start()
+    try:
+        import_tensorflow()
+    finally:
+        job.start()
+    return job
 
 
 # --- what this page view shows -------------------------------------------------------------------------------------
