@@ -28,7 +28,7 @@ def test_the_sidebar_names_every_page_and_keeps_the_urls(app_server, browser_pag
     entries = [(" ".join(link.inner_text().split()), link.get_attribute("href")) for link in links.all()]
     assert [label for label, _ in entries] == [label for label, _ in NAV]
     assert [href.rstrip("/").removeprefix(app_server).lstrip("/") for _, href in entries] == [path for _, path in NAV]
-    page.get_by_text("Start with the Iris classifier").click()
+    page.get_by_text("train the Iris classifier (a few seconds)").click()  # Home's "Start here" link
     page.wait_for_url(re.compile(r"/Iris$"))
     wait_text(page, "Iris: a feed-forward classifier")
 

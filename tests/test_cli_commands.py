@@ -41,6 +41,10 @@ PLAN = {
     ("bench", "rerun"): ("ok", []),
     ("bench", "sweep"): ("ok", ["--images", "2400"]),
     ("bench", "memory"): ("ok", ["--images", "3"]),
+    ("bench", "ood"): ("ok", ["--images", "300"]),  # a CNN on 300 images: that it runs, not its figures
+    ("bench", "attack"): ("ok", ["--images", "300"]),
+    ("train", "cnn_finetune"): ("error", [], "choose the CNN run to fine-tune"),
+    ("sweep", "cnn_finetune"): ("error", ["--vary", "epochs=0"], "Epochs: 0"),
     ("runs", "list"): ("ok", []),
     ("runs", "show"): ("ok", ["{cvae}"]),
     ("runs", "export"): ("ok", ["{cvae}", "--format", "keras", "--out", "{runs}/../export.keras"]),

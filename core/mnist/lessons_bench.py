@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 
-def _quick_cnn():
-    """A Quick-preset CNN (20,000 images x 3 epochs) trained now, in a temporary runs folder: (store, run id, model)."""
+def _quick_cnn(train_size: int | None = None):
+    """A Quick-preset CNN (20,000 images x 3 epochs) trained now, in a temporary runs folder: (store, run id, model).
+
+    ``train_size`` (``--images``) trains on fewer images: a quick check that the bench runs, not its figures."""
     import tempfile
 
     from core.mnist.task import PRESETS
@@ -13,7 +15,10 @@ def _quick_cnn():
     from core.training import run_training
 
     store = RunStore(tempfile.mkdtemp(prefix="bench-cnn-lessons-"))
-    result = run_training(get_task("cnn"), PRESETS["Quick: 20,000 images × 3 epochs"], store=store)
+    params = dict(PRESETS["Quick: 20,000 images × 3 epochs"])
+    if train_size:
+        params["train_size"] = train_size
+    result = run_training(get_task("cnn"), params, store=store)
     return store, result.run_id, result.model
 
 
@@ -23,7 +28,7 @@ def bench_ood(n_images: int | None = None) -> dict:
     from core.mnist.ood import score, stats_for_run
     from core.mnist.photos import as_uploaded, auroc, preprocessed_photos
 
-    store, run_id, model = _quick_cnn()
+    store, run_id, model = _quick_cnn(n_images)
     stats = stats_for_run(store, run_id, model)
     data = load_mnist()
     _, photos = preprocessed_photos()
@@ -46,10 +51,10 @@ def bench_attack(n_images: int | None = None) -> dict:
     from core.mnist.attack import accuracy_vs_epsilon
     from core.mnist.data import load_mnist
 
-    _, _, model = _quick_cnn()
+    _, _, model = _quick_cnn(n_images)
     data = load_mnist()
-    n = n_images or 500
+    n = 500
     rows = accuracy_vs_epsilon(model, data.x_test[:n] / 255.0, data.y_test[:n])
     for row in rows:
         print(f"  eps {row['epsilon']:.2f}: accuracy {row['accuracy']:.1%}")
-    return {"images": n, "curve": rows, "accuracy_at_0.1": next(r["accuracy"] for r in rows if r["epsilon"] == 0.1)}
+    return {"test_digits": n, "curve": rows, "accuracy_at_0.1": next(r["accuracy"] for r in rows if r["epsilon"] == 0.1)}
