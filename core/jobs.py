@@ -50,7 +50,7 @@ class TrainingJob:
     """
 
     def __init__(self, kind: str, params: dict[str, Any], *, store=None, save: bool = True, owner: str = "local",
-                 record: dict | None = None, before_run=None):
+                 record: dict | None = None):
         from core.registry import get_task
 
         self.task = get_task(kind)
@@ -63,25 +63,22 @@ class TrainingJob:
         self.progress = Progress(epochs=self.params.get("epochs", 0))
         self.stop_event = threading.Event()
         self.result = None  # core.training.TrainResult once finished
-        self.before_run = before_run  # called in the worker once TensorFlow is imported, before any model is built
         self._thread: threading.Thread | None = None
 
     def start(self) -> TrainingJob:
-        """Start the worker and return. The worker imports TensorFlow if the caller has not (seconds, the first
-        time in a process; the progress phase says so); a server's page imports it first (``ui.session.start_job``),
-        since a worker importing it while the page's script imports other packages raced."""
+        """Import TensorFlow in the caller's thread (seconds, the first time in a process), then start the worker.
+
+        Not in the worker: a worker importing TensorFlow while a page's script imported pandas (for plotly) raced
+        ("partially initialized module 'pandas'")."""
+        import_tensorflow()
         self._thread = threading.Thread(target=self._run, name=f"train-{self.kind}", daemon=True)
         self._thread.start()
         return self
 
     def _run(self) -> None:
-        try:
-            self.progress.update(phase="loading TensorFlow")
-            import_tensorflow()
-            from core.training import run_training
+        from core.training import run_training
 
-            if self.before_run is not None:
-                self.before_run()
+        try:
             self.result = run_training(
                 self.task, self.params, progress=self.progress, stop_event=self.stop_event,
                 store=self.store, save=self.save, record=self.record,

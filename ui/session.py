@@ -220,20 +220,20 @@ def get_job(kind: str) -> TrainingJob | None:
 def start_job(kind: str, params: dict) -> TrainingJob:
     """Start training ``kind`` for this browser (raises ``core.params.ParamError`` for invalid settings).
 
-    The job validates its settings, goes on the board, and TensorFlow is imported here, in the caller's thread
-    (seconds, the first time in a server), before the worker starts: a worker importing it while the page's
-    script imports plotly's pandas raced ("partially initialized module 'pandas'"). Nothing here draws an
-    element (a spinner in a button's callback was where a click elsewhere interrupted it), so a Train click
-    is never lost.
+    The job validates its settings and goes on the board; TensorFlow is imported here, in the caller's thread
+    (seconds, the first time in a server), before the worker starts (see :meth:`core.jobs.TrainingJob.start`).
+    Nothing here draws an element (a spinner in a button's callback was where a click elsewhere interrupted
+    it), and an interrupted import still starts the job: a Train click is never lost.
     """
     from core.jobs import import_tensorflow
 
-    job = TrainingJob(kind, params, store=store(), owner=owner_id(), before_run=keep_keras_state)  # validates
+    job = TrainingJob(kind, params, store=store(), owner=owner_id())  # validates
     job_board().put(owner_id(), kind, job)
     try:
         import_tensorflow()
     finally:
-        job.start()
+        job.start()  # imports TensorFlow itself if the line above was interrupted
+        keep_keras_state()  # before this script run ends with Streamlit's clear_session
     return job
 
 
