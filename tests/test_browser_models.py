@@ -92,9 +92,17 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
           f"(min {min(pen_up):.0f}, max {max(pen_up):.0f}; the canvas sends 200 ms after pen-up); "
           f"Clear -> empty canvas median {statistics.median(clear):.0f} ms")
 
-    # "Is it a digit?": the drawn 1 was read as a digit, with its score; photos with no digit in them (scikit-image's)
-    # get "This does not look like a digit" instead of a digit, at least some of them (the check flags about 58% of
-    # such photos and crops on the Quick preset, 1.5% of real digits).
+    # "Is it a digit?": the drawn 1 was read as a digit, with its score; a straight line and a zigzag scribble are
+    # not digits; nor are photos with no digit in them (scikit-image's; the check flags over 90% of such photos and
+    # crops, about 1.5% of real digits).
+    for _name, stroke in (("a straight line", [(40 + 10 * i, 140) for i in range(21)]),
+                         ("a zigzag scribble", [(40 + 20 * i, 80 if i % 2 else 200) for i in range(11)])):
+        page.get_by_role("button", name="Clear the canvas").click()
+        wait_text(page, "Draw a digit on the canvas", timeout=15)
+        draw_stroke(page, canvas, stroke)
+        page.wait_for_function("""() => { const el = document.querySelector('.st-key-cnn_verdict_drawing');
+            return el && /does not look like a digit/.test(el.innerText) && !el.dataset.provisional; }""",
+                               timeout=15_000)
     page.locator("[data-testid='stFileUploader'] input[type=file][multiple]").set_input_files(_photo_files())
     wait_text(page, "Digit-likeness score", timeout=60)
     page.get_by_text("This does not look like a digit").first.wait_for(timeout=60_000)

@@ -51,5 +51,9 @@ def show_score(stats, check: dict, key: str) -> None:
             "features are to the digits it learned from: with $\\mathbf h(x)$ a layer's activations and "
             "class-conditional Gaussians fitted on training digits (shared covariance $\\Sigma$), the Mahalanobis "
             "distance $M(x) = \\min_c (\\mathbf h - \\boldsymbol\\mu_c)^\\top \\Sigma^{-1} (\\mathbf h - "
-            "\\boldsymbol\\mu_c)$, on the last hidden layer and on the second convolution's channel means; each is "
-            "divided by its 98.5% quantile on test digits and the larger one is the score.")
+            "\\boldsymbol\\mu_c)$, on the last hidden layer and on the second convolution's channel means, and the "
+            "same distance on the pixels' statistics (grey levels, edges, how much ink): a photo keeps its "
+            "continuous tones, a pen stroke has none. Each is divided by its 98.5% quantile on test digits and the "
+            "largest is the score.")
+        parts = ", ".join(f"{name} {check[name]:.2f}" for name in ("penultimate", "textures", "pixels") if name in check)
+        st.caption(f"This input's three parts (1 = the 98.5% quantile of test digits): {parts}.")

@@ -64,6 +64,10 @@ def _show_progress(kind: str, extra=None) -> None:
         st.info("Set the hyper-parameters and press **Train**: the curves appear here while it learns.")
         return
     snap = job.progress.snapshot()
+    if snap["status"] in FINISHED and not adopted(kind, job):
+        # It just ended: a full run adopts its model and shows the results below the curves. Asked for before
+        # this run draws anything, so no element of it is left half-replaced by the full run's.
+        st.rerun()
     st.progress(min(max(snap["fraction"], 0.0), 1.0), text=_status_line(snap))
     if snap.get("warning"):
         st.warning(snap["warning"] + " A log-scale loss axis shows it better.")
@@ -85,8 +89,6 @@ def _show_progress(kind: str, extra=None) -> None:
                    (f" and saved as run `{snap['run_id']}`." if snap["run_id"] else "."))
     elif snap["error"]:
         st.warning(snap["error"])
-    if snap["status"] in FINISHED and not adopted(kind, job):
-        st.rerun()  # a full rerun shows the results below the curves
 
 
 def training_panel(kind: str, params: dict, extra=None, what: str = "") -> None:
@@ -104,8 +106,6 @@ def training_panel(kind: str, params: dict, extra=None, what: str = "") -> None:
     right.button(f"Stop {what}".strip(), disabled=not running, key=f"{kind}.stop", width="stretch", on_click=_stop, args=(kind,))
     if st.session_state.get(f"{kind}.train_error"):
         st.error(st.session_state[f"{kind}.train_error"])
-    # One container holds everything the fragment draws, so that its redraws can never shift (and overwrite)
-    # the elements the page writes after it.
-    with st.container():
-        st.fragment(run_every=REFRESH_SECONDS if running else None)(_show_progress)(kind, extra)
+    # Streamlit draws a fragment in a container of its own, so its redraws never shift the elements after it.
+    st.fragment(run_every=REFRESH_SECONDS if running else None)(_show_progress)(kind, extra)
 
