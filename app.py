@@ -1,31 +1,34 @@
 """The neural-network playground: ``streamlit run app.py``.
 
-The entry point names the pages (``st.navigation``: the sidebar reads Home, Iris, MNIST CNN, CVAE, Runs, with the
-URLs ``/``, ``/Iris``, ``/MNIST_CNN``, ``/CVAE``, ``/Runs``), keeps this browser's id in a cookie so that its
-training jobs survive a reload, and runs the chosen page. The page scripts are in ``app_pages/``, what they share
-in ``ui/``, the models and everything else that is not Streamlit in ``core/``.
-
-The folder is not called ``pages/``: Streamlit (1.67) treats a ``pages/`` folder as the old directory-based
-navigation until the first ``st.navigation`` call of the server process, so the first visitor of a fresh server
-who opens a link such as ``/Iris`` got a "Page not found" dialog over the right page.
+The server (Streamlit's ``st.App``) runs ``streamlit_app.py``, which names the pages and runs the chosen one. One
+thing is added to Streamlit's own routes: a page's own address (``/Iris``, ``/Runs``, ...) is answered with
+Streamlit's page, told where its server is (``window.__streamlit.BACKEND_BASE_URL``). Without that, the page's
+first request tries ``/Iris/_stcore/health`` and ``/Iris/_stcore/host-config`` (two 404s in the browser's console
+and the server's log on every direct page load) before it finds the server at ``/``.
 """
 
-import streamlit as st
+from functools import lru_cache
+from pathlib import Path
 
-from ui.controls import reserve_notices
-from ui.session import account_box, remember_browser
+import streamlit
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+from streamlit.starlette import App
 
-PAGES = [
-    st.Page("app_pages/home.py", title="Home", icon="🧠", default=True),
-    st.Page("app_pages/iris.py", title="Iris", icon="🌸", url_path="Iris"),
-    st.Page("app_pages/mnist_cnn.py", title="MNIST CNN", icon="🔢", url_path="MNIST_CNN"),
-    st.Page("app_pages/cvae.py", title="CVAE", icon="🌀", url_path="CVAE"),
-    st.Page("app_pages/runs.py", title="Runs", icon="📊", url_path="Runs"),
-]
+from ui.navigation import URL_PATHS
 
-st.set_page_config(layout="wide")
-page = st.navigation(PAGES)
-remember_browser()
-account_box()
-reserve_notices()
-page.run()
+# Runs before Streamlit's own script: the frontend reads it when it starts.
+_BASE = "<script>window.__streamlit = {BACKEND_BASE_URL: window.location.origin + '/'};</script>"
+
+
+@lru_cache(maxsize=1)
+def _index_html() -> str:
+    html = (Path(streamlit.__file__).parent / "static" / "index.html").read_text()
+    return html.replace("<head>", "<head>" + _BASE, 1)
+
+
+async def _page(request) -> HTMLResponse:
+    return HTMLResponse(_index_html(), headers={"Cache-Control": "no-cache"})
+
+
+app = App("streamlit_app.py", routes=[Route(f"/{path}", _page) for path in URL_PATHS])

@@ -4,7 +4,7 @@
   too, so module- or session-scoped fixtures that train never write into the project either.
 * ``MNIST_PATH`` points at the genuine MNIST file next to the project (``../shared/data/mnist.npz``) when it
   exists; it is read in place, never copied.
-* ``app_page``: an AppTest of ``app.py`` (the app's ``st.navigation``) switched to one of its pages.
+* ``app_page``: an AppTest of ``streamlit_app.py`` (the app's ``st.navigation``) switched to one of its pages.
 * ``app_server``: ``streamlit run app.py`` on a free port with its own runs directory; yields the base URL.
 * ``browser_page``: a Playwright page in Debian's chromium (``/usr/bin/chromium``, never ``playwright install``).
   Without chromium or the playwright package the browser tests are skipped with the reason, or fail when the
@@ -71,7 +71,7 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def app_page():
-    """``app_page("iris", timeout=60)``: an AppTest of ``app.py`` switched to ``app_pages/iris.py``, not yet run there.
+    """``app_page("iris", timeout=60)``: an AppTest of ``streamlit_app.py`` switched to ``app_pages/iris.py``, not yet run there.
 
     Set ``at.query_params`` if needed, then ``at.run()`` renders the page as the app's navigation serves it.
     ``app_page()`` is the home page (the navigation's default), not yet run.
@@ -79,7 +79,7 @@ def app_page():
     from streamlit.testing.v1 import AppTest
 
     def open_page(page: str | None = None, timeout: float = 60):
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=timeout)
         if page is not None:
             at.run()
             at.switch_page(f"app_pages/{page}.py")

@@ -99,4 +99,4 @@ def test_files_stay_small_and_pages_hold_only_page_scripts():
                   if (n := len(p.read_text().splitlines())) > 300}
     assert long_files == {}
     assert [str(p.relative_to(ROOT)) for p in (ROOT / "app_pages").rglob("*.py") if p.parent != ROOT / "app_pages"] == []
-    assert not (ROOT / "pages").exists()  # a pages/ folder breaks st.navigation's first session (see app.py)
+    assert not (ROOT / "pages").exists()  # a pages/ folder breaks st.navigation's first session (see streamlit_app.py)

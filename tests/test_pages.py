@@ -1,4 +1,4 @@
-"""The home and Iris pages under Streamlit's AppTest, served by app.py's navigation: they render, train, predict and
+"""The home and Iris pages under Streamlit's AppTest, served by streamlit_app.py's navigation: they render, train, predict and
 report bad links clearly.
 
 Every test has its own empty runs directory (``NN_PLAYGROUND_RUNS``, set in conftest.py).

@@ -1,4 +1,4 @@
-"""The MNIST CNN and Runs pages under Streamlit's AppTest, served by app.py's navigation (home and Iris: test_pages.py).
+"""The MNIST CNN and Runs pages under Streamlit's AppTest, served by streamlit_app.py's navigation (home and Iris: test_pages.py).
 
 Every test has its own empty runs directory (``NN_PLAYGROUND_RUNS``, set in conftest.py), and MNIST comes from
 ``MNIST_PATH`` when the genuine file is there.

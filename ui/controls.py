@@ -59,7 +59,7 @@ def link_problems(space: ParamSpace, kind: str) -> list[tuple[Param, str]]:
 
 
 def reserve_notices() -> None:
-    """Keep the top of the page for notices about the link's settings (app.py, before the page runs)."""
+    """Keep the top of the page for notices about the link's settings (streamlit_app.py, before the page runs)."""
     st.session_state[_NOTICES] = st.container()
 
 

@@ -25,7 +25,7 @@ from core.registry import get_task
 from core.store import RunInfo, RunStore, default_runs_dir
 from ui.text import literal
 
-# The page of each model kind, for links and st.switch_page (the scripts app.py's navigation registers).
+# The page of each model kind, for links and st.switch_page (the scripts streamlit_app.py's navigation registers).
 PAGE_OF = {"iris": "app_pages/iris.py", "cnn": "app_pages/mnist_cnn.py", "cnn_finetune": "app_pages/mnist_cnn.py",
            "cvae": "app_pages/cvae.py", "latent": "app_pages/cvae.py"}
 
