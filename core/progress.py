@@ -98,9 +98,10 @@ class Progress:
         snap["fraction"] = fraction_done(snap)
         snap["eta"] = None
         began = snap["training_started"]
-        # Only while epochs run: after them (or after a stop) evaluation and saving do not follow the step rate.
+        # Only while batches are left to train: after them (the last validation, evaluation, saving, or after a
+        # stop) the time does not follow the step rate, and "about 0 s left" would be a promise nobody keeps.
         if snap["status"] == RUNNING and snap["phase"] in ("training", "validating") and began is not None \
-                and snap["fraction"] > 0:
+                and 0 < snap["fraction"] < 1:
             spent = now - began
             if spent >= MIN_ETA_SECONDS or snap["epoch"] > 0:
                 snap["eta"] = spent * (1 - snap["fraction"]) / snap["fraction"]

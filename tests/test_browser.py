@@ -91,6 +91,8 @@ def test_curves_grow_while_training_then_accuracy_and_predictions(app_server, br
     assert _prediction(page).inner_text().startswith("Predicted species: setosa")
     page.get_by_role("button", name="virginica: 6.9, 3.1, 5.4, 2.1").click()
     wait_text(page, "Predicted species: virginica", timeout=15)
+    wait_idle(page)  # the fragment's run has ended: what the user now sees, once
+    assert page.get_by_text("Classify a flower", exact=True).count() == 1, page.inner_text("body")[-1500:]
     assert _slider(page, "petal length").input_value() == "5.4"
 
     for label in ("petal length", "petal width"):  # slide both petal measurements to their minimum

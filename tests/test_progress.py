@@ -37,6 +37,13 @@ def test_fraction_and_eta_follow_the_measured_step_rate(monkeypatch):
     p.add_epoch(1, {"loss": 1.0})
     p.update(phase="validating")
     assert p.snapshot()["fraction"] == pytest.approx(1 / 4)  # between epochs: exactly one epoch done
+    assert p.snapshot()["eta"] is not None
+    for epoch in (2, 3):
+        p.add_epoch(epoch, {"loss": 1.0})
+    p.update(phase="training")
+    p.add_batch(0.5, 1.0, 10)  # the last epoch's last batch: nothing left to train, only its validation
+    p.update(phase="validating")
+    assert p.snapshot()["fraction"] == pytest.approx(1.0) and p.snapshot()["eta"] is None
     p.finish("done")
     assert p.snapshot()["eta"] is None
 

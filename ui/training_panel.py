@@ -70,7 +70,7 @@ def _show_progress(kind: str, extra=None) -> None:
         st.rerun()
     st.progress(min(max(snap["fraction"], 0.0), 1.0), text=_status_line(snap))
     if snap.get("warning"):
-        st.warning(snap["warning"] + " A log-scale loss axis shows it better.")
+        st.warning(snap["warning"])  # it says to try the log-scale axis (the toggle below)
     if snap.get("data"):
         info = snap["data"]
         st.caption("Data: " + (info.get("description") or ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in info.items())))
@@ -106,6 +106,9 @@ def training_panel(kind: str, params: dict, extra=None, what: str = "") -> None:
     right.button(f"Stop {what}".strip(), disabled=not running, key=f"{kind}.stop", width="stretch", on_click=_stop, args=(kind,))
     if st.session_state.get(f"{kind}.train_error"):
         st.error(st.session_state[f"{kind}.train_error"])
-    # Streamlit draws a fragment in a container of its own, so its redraws never shift the elements after it.
-    st.fragment(run_every=REFRESH_SECONDS if running else None)(_show_progress)(kind, extra)
+    # One container holds everything the fragment draws, so that its redraws can never shift (and overwrite)
+    # the elements the page writes after it. (Streamlit wraps a fragment in a container of its own too, but without
+    # this one a stale copy of the page's later fragments (the predict panel) was left on the page, 1 in 5 trainings.)
+    with st.container():
+        st.fragment(run_every=REFRESH_SECONDS if running else None)(_show_progress)(kind, extra)
 
