@@ -15,7 +15,9 @@ import pytest
 from core.iris.data import EXAMPLES
 from core.store import RunStore
 
-TIMEOUT = 60
+# How long a page may take to get somewhere (a training of a few seconds): generous, because a CI machine can be
+# many times slower for a minute (once: 1.4 Iris epochs in 60 s, where 10 take 2-3 s).
+TIMEOUT = 180
 
 
 def _no_exception(at):
