@@ -52,8 +52,10 @@ def show_score(stats, check: dict, key: str) -> None:
             "class-conditional Gaussians fitted on training digits (shared covariance $\\Sigma$), the Mahalanobis "
             "distance $M(x) = \\min_c (\\mathbf h - \\boldsymbol\\mu_c)^\\top \\Sigma^{-1} (\\mathbf h - "
             "\\boldsymbol\\mu_c)$, on the last hidden layer and on the second convolution's channel means, and the "
-            "same distance on the pixels' statistics (grey levels, edges, how much ink): a photo keeps its "
-            "continuous tones, a pen stroke has none. Each is divided by its 98.5% quantile on test digits and the "
-            "largest is the score.")
-        parts = ", ".join(f"{name} {check[name]:.2f}" for name in ("penultimate", "textures", "pixels") if name in check)
+            "same distance on the pixels' statistics (how much of the frame is flat grey, how much holds ink, how "
+            "tall and wide the ink is): a photo keeps its continuous tones, a pen stroke has grey only along its "
+            "rim. Each is divided by its 98.5% quantile on test digits and the largest is the score.")
+        from core.mnist.ood import SCORE_NAMES
+
+        parts = ", ".join(f"{name} {check[name]:.2f}" for name in SCORE_NAMES if name in check)
         st.caption(f"This input's three parts (1 = the 98.5% quantile of test digits): {parts}.")

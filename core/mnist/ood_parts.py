@@ -82,5 +82,3 @@ def fit_gaussians(f: np.ndarray, y: np.ndarray, n_classes: int = 10) -> Gaussian
     cov = centred.T @ centred / max(len(f) - n_classes, 1)
     ridge = 1e-3 * np.trace(cov) / len(cov) + 1e-8
     return Gaussians(means, np.linalg.inv(cov + ridge * np.eye(len(cov))))
-
-

@@ -25,8 +25,7 @@ def as_drawn(images, scale: int = 10) -> np.ndarray:
     from core.mnist.preprocess import PreprocessError, preprocess_digit
 
     out = []
-    for x in np.asarray(images):
-        x = x.astype("float32") / (255.0 if x.dtype == np.uint8 else 1.0)
+    for x in as_stored(images):
         solid = np.kron((x > 0.5).astype("uint8") * 255, np.ones((scale, scale), "uint8"))
         try:
             out.append(preprocess_digit(solid).image)
@@ -58,10 +57,6 @@ def rendered_once(images, how: str = "uploaded") -> np.ndarray:
         _RENDERED[key] = RENDERINGS[how](images)
     return _RENDERED[key]
 
-
-def uploaded_once(images) -> np.ndarray:
-    """:func:`as_uploaded` of ``images``, once per process (see :func:`rendered_once`)."""
-    return rendered_once(images, "uploaded")
 
 
 def auroc(in_scores, out_scores) -> float:
