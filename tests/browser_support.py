@@ -59,6 +59,7 @@ def drawing_canvas(pg):
 
 
 def draw_stroke(pg, canvas, points) -> None:
+    canvas.wait_for(state="visible")  # after Clear the canvas is a new component: wait until it is drawn
     box = canvas.bounding_box()
     x0, y0 = box["x"], box["y"]
     pg.mouse.move(x0 + points[0][0], y0 + points[0][1])
