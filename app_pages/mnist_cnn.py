@@ -53,7 +53,7 @@ from core.plots import (
     image_grid,
     normalize01,
     overlay,
-    probability_figure,
+    probability_svg,
     upscale,
 )
 
@@ -142,7 +142,7 @@ def _show_prediction(model, digit, show_details: bool, stats=None) -> None:
             st.warning(f"Not sure: {summary['message']}")
         else:
             st.success(f"It reads **{summary['digit']}** ({summary['probability']:.1%}).")
-        st.plotly_chart(probability_figure(probs, range(10)), key=f"cnn.probs.{digit.name}")
+        st.image(probability_svg(probs, range(10)), caption="probability of each digit", width="stretch")
         if check is not None:
             show_score(stats, check, f"cnn.{digit.name}")
     if drawing:  # strokes may still come: provisional until the drawing is still

@@ -66,6 +66,39 @@ def test_what_the_network_sees(short_runs):
     assert sal[image > 0.5].mean() > sal[:4, :4].mean()
 
 
+def test_compiled_graphs_match_eager_calls():
+    """The page's per-stroke calls run compiled graphs: same numbers as the eager computation they replace, for
+    one image and a batch, and an input of another shape still runs (eagerly)."""
+    import tensorflow as tf
+
+    from core.mnist.ood import features_and_logits, forward_head
+
+    model = build_cnn(filters=(4, 8), dense_units=16)
+    x = np.random.default_rng(0).random((3, 28, 28)).astype("float32")
+    batch = x[..., None]
+    np.testing.assert_allclose(predict_digits(model, x), model(batch, training=False), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(predict_digits(model, x[0])[0], model(batch[:1], training=False)[0], rtol=1e-5,
+                               atol=1e-6)
+    h, z = features_and_logits(model, x)
+    h_ref, z_ref = forward_head(model, tf.constant(batch))
+    np.testing.assert_allclose(h, h_ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(z, z_ref, rtol=1e-5, atol=1e-5)
+    reference = tf.constant(batch[:1])
+    with tf.GradientTape() as tape:
+        tape.watch(reference)
+        probs = model(reference, training=False)
+        top = int(np.argmax(probs[0]))
+        p_top = probs[0, top]
+    grad = np.abs(tape.gradient(p_top, reference).numpy()[0, :, :, 0])
+    sal, cls = saliency(model, x[0])
+    assert cls == top
+    np.testing.assert_allclose(sal, grad / grad.max(), rtol=1e-4, atol=1e-6)
+    conv1 = model.get_layer("conv1")(batch[:1])  # the first layer after the input
+    np.testing.assert_allclose(feature_maps(model, x[0])[0][1], np.transpose(conv1[0], (2, 0, 1)),
+                               rtol=1e-5, atol=1e-6)
+    assert predict_digits(model, x[..., None]).shape == (3, 10)  # (n, 28, 28, 1) is the same signature
+
+
 def test_cli_predicts_image_files(short_runs, tmp_path):
     from PIL import Image
 

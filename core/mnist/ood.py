@@ -59,13 +59,19 @@ def features_and_logits(model, images, batch_size: int = 1024, training: bool = 
     return h, z
 
 
+def _head_with_textures(model, x):
+    return forward_head(model, x, with_textures=True)
+
+
 def _batched(model, images, batch_size: int = 1024, training: bool = False):
-    from core.mnist.cnn import as_batch
+    from core.mnist.cnn import as_batch, compiled
 
     x = as_batch(images)
     hs, zs, ts = [], [], []
     for i in range(0, len(x), batch_size):
-        h, z, t = forward_head(model, x[i:i + batch_size], training=training, with_textures=True)
+        batch = x[i:i + batch_size]
+        h, z, t = (forward_head(model, batch, training=True, with_textures=True) if training
+                   else compiled(model, "head", _head_with_textures, batch))
         hs.append(np.asarray(h, dtype="float32"))
         zs.append(np.asarray(z, dtype="float32"))
         ts.append(np.asarray(t, dtype="float32"))
