@@ -1,6 +1,7 @@
 """Helpers for the browser tests (the server and chromium fixtures live in conftest.py)."""
 
 import re
+import sys
 
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
@@ -90,3 +91,14 @@ def timed_click(pg, button, done_js: str, arg=None, timeout: float = 60) -> tupl
         poll();
     })""", [done_js, arg, timeout * 1000])
     return (time.perf_counter() - start) * 1000, in_page
+
+
+# TensorFlow's start-up lines about the missing GPU: not the app's, the only lines a clean server log may hold.
+TF_STARTUP = re.compile(r"(^[IWE]\d{4} |cuda|CUDA|absl::InitializeLog|oneDNN|cpu_feature_guard|TF_ENABLE_ONEDNN)")
+PROBLEM = re.compile(r"(Traceback|Error|ERROR|WARNING|Warning|warning)")
+
+
+def server_log_problems(url: str) -> list[str]:
+    """The lines of the test server's log (``url``'s) that hold an error or a warning, TensorFlow's start-up aside."""
+    log = sys.modules["conftest"].SERVER_LOGS[url].read_text(errors="replace").splitlines()
+    return [line for line in log if PROBLEM.search(line) and not TF_STARTUP.search(line)]

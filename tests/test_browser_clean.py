@@ -7,12 +7,17 @@ frontend, opened at a page's own address, used to try ``/<page>/_stcore/health``
 before ``/_stcore/...``: two 404s per direct page load. app.py now tells it where the server is.)
 """
 
-import re
-import sys
-
 import pytest
 
-from tests.browser_support import open_page, progress_text, stop_button, train_button, wait_idle, wait_text
+from tests.browser_support import (
+    open_page,
+    progress_text,
+    server_log_problems,
+    stop_button,
+    train_button,
+    wait_idle,
+    wait_text,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -22,8 +27,6 @@ TOURS = [
     ("MNIST_CNN", "cnn.train_size=20000&cnn.epochs=3", "Train"),
     ("CVAE", "cvae.train_size=10000&cvae.epochs=3", "Train"),
 ]
-TF_STARTUP = re.compile(r"(^[IWE]\d{4} |cuda|CUDA|absl::InitializeLog|oneDNN|cpu_feature_guard|TF_ENABLE_ONEDNN)")
-PROBLEM = re.compile(r"(Traceback|Error|ERROR|WARNING|Warning|warning)")
 
 
 def test_every_page_trains_reloads_and_stops_with_a_clean_console_and_log(fresh_app_server, browser_page):
@@ -55,6 +58,5 @@ def test_every_page_trains_reloads_and_stops_with_a_clean_console_and_log(fresh_
     assert failed == [], "\n".join(failed)
     console = [line for line in console if "Failed to load resource" not in line]  # each is in ``failed``
     assert console == [], "\n".join(console)
-    log = sys.modules["conftest"].SERVER_LOGS[fresh_app_server].read_text(errors="replace").splitlines()
-    problems = [line for line in log if PROBLEM.search(line) and not TF_STARTUP.search(line)]
+    problems = server_log_problems(fresh_app_server)
     assert problems == [], "\n".join(problems[:40])

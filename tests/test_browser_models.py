@@ -12,6 +12,7 @@ from tests.browser_support import (
     drawing_canvas,
     metric,
     open_page,
+    server_log_problems,
     start_training,
     timed_click,
     wait_idle,
@@ -107,6 +108,17 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
     wait_text(page, "Digit-likeness score", timeout=60)
     page.get_by_text("This does not look like a digit").first.wait_for(timeout=60_000)
 
+    # Load the saved run (its values go into the sidebar's widgets), draw again: no Streamlit warning in the log.
+    page.get_by_text("Saved models: load, download, upload").click()
+    page.get_by_role("button", name="Load this run").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Clear the canvas").click()
+    wait_text(page, "Draw a digit on the canvas", timeout=15)
+    draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])
+    page.wait_for_function("""() => { const el = document.querySelector('.st-key-cnn_verdict_drawing');
+        return el && /It reads|Not sure/.test(el.innerText) && !el.dataset.provisional; }""", timeout=15_000)
+    assert server_log_problems(fresh_app_server) == []
+
 
 def test_cvae_page_decodes_where_the_user_clicks(fresh_app_server, browser_page):
     page = browser_page
@@ -133,6 +145,18 @@ def test_cvae_page_decodes_where_the_user_clicks(fresh_app_server, browser_page)
     (z1, src1), (z2, src2) = seen[:2]
     assert z1 != z2 and src1 != src2
     assert z1.startswith("decoded z = (-") and "(-" not in z2  # left-top is negative x, right is positive
+
+    # Drag the dot across the pad: the caption follows, and the server's log stays free of warnings.
+    before = page.get_by_text("decoded z =").first.inner_text()
+    page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.5 * box["height"])
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(box["x"] + (0.3 + 0.04 * i) * box["width"], box["y"] + 0.5 * box["height"], steps=2)
+        time.sleep(0.03)
+    page.mouse.up()
+    page.wait_for_function("b => !document.body.innerText.includes(b)", arg=before, timeout=20000)
+    wait_idle(page)
+    assert server_log_problems(fresh_app_server) == []
 
 
 def _model_line(page) -> str | None:

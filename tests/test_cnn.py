@@ -99,6 +99,26 @@ def test_compiled_graphs_match_eager_calls():
     assert predict_digits(model, x[..., None]).shape == (3, 10)  # (n, 28, 28, 1) is the same signature
 
 
+def test_compiled_graphs_of_many_models_log_no_retracing_warning():
+    """Each model traces its own graphs once; TensorFlow must not take many models for one retracing function
+    (it counts traces per code object, and its warning lands in the app's server log)."""
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        x = np.random.default_rng(1).random((1, 28, 28)).astype("float32")
+        for _ in range(7):
+            model = build_cnn(filters=(4, 8), dense_units=16)
+            predict_digits(model, x), saliency(model, x[0]), feature_maps(model, x[0])
+    finally:
+        logger.removeHandler(handler)
+    assert [r.getMessage() for r in records if "retracing" in r.getMessage()] == []
+
+
 def test_cli_predicts_image_files(short_runs, tmp_path):
     from PIL import Image
 
