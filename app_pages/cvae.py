@@ -48,7 +48,7 @@ ensure_tf()
 from core.cvae import data as cvae_data
 from core.cvae import elbo as cvae_elbo
 from core.cvae import latent
-from core.plots import image_grid, latent_scatter, upscale
+from core.plots import image_grid, latent_scatter, png_data_uri, upscale
 
 data = mnist_or_stop(KIND, params)
 st.info(f"**Data:** {data.description} (binarised: pixel/255 > 0.5)", icon="🗂️")
@@ -126,7 +126,7 @@ def move_through() -> None:
     near = np.argsort(((means[:, [dim_x, dim_y]] - [x, y]) ** 2).sum(1))[:20]
     counts = np.bincount(y_test[near], minlength=10)
     with out_col:
-        st.image(upscale(image, 8), caption=f"decoded z = ({x:.2f}, {y:.2f})", clamp=True)
+        st.image(png_data_uri(upscale(image, 8)), caption=f"decoded z = ({x:.2f}, {y:.2f})")
         st.markdown(f"Nearest 20 test encodings: mostly **{counts.argmax()}** ({counts.max()} of 20).")
 
 

@@ -53,6 +53,7 @@ from core.plots import (
     image_grid,
     normalize01,
     overlay,
+    png_data_uri,
     probability_svg,
     upscale,
 )
@@ -125,10 +126,11 @@ def _show_prediction(model, digit, show_details: bool, stats=None) -> None:
     summary = prediction_summary(probs)
     check = digit_check(model, stats, digit.image)
     a, b, c = st.columns([1, 1, 3])
+    # Inline PNGs (redrawn on every stroke): no served file for the browser to fetch, or to miss.
     if digit.raw is not None:
-        a.image(digit.raw, caption=digit.name, width="stretch", clamp=True)  # never wider than its column
-    b.image(upscale(digit.image, PREVIEW), caption="what the network sees (28×28)" +
-            (", inverted" if digit.inverted else ""), clamp=True)
+        a.image(png_data_uri(digit.raw), caption=digit.name, width="stretch")  # never wider than its column
+    b.image(png_data_uri(upscale(digit.image, PREVIEW)), caption="what the network sees (28×28)" +
+            (", inverted" if digit.inverted else ""))
     drawing = digit.name == "drawing"
     with c, st.container(key="cnn_verdict_drawing" if drawing else None):
         if check is not None and check["not_a_digit"]:

@@ -184,6 +184,24 @@ def upscale(image, factor: int = 5) -> np.ndarray:
     return np.repeat(np.repeat(np.asarray(image, dtype=float), factor, axis=0), factor, axis=1)
 
 
+def png_data_uri(image) -> str:
+    """An image as a PNG ``data:`` URI: uint8 as it is (grey, RGB or RGBA), floats as grey in [0, 1] (clipped).
+
+    ``st.image`` shows such a URI as it is: no media file to fetch, none to vanish (a quick succession of
+    reruns orphans a served image before the browser asked for it, and it fails to load)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        a = (np.clip(a, 0, 1) * 255).round().astype("uint8")
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
 def normalize01(image) -> np.ndarray:
     """Scale an array linearly to [0, 1] (a constant array becomes zeros)."""
     a = np.asarray(image, dtype=float)

@@ -118,6 +118,7 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
     page.wait_for_function("""() => { const el = document.querySelector('.st-key-cnn_verdict_drawing');
         return el && /It reads|Not sure/.test(el.innerText) && !el.dataset.provisional; }""", timeout=15_000)
     assert server_log_problems(fresh_app_server) == []
+    assert page.frontend_errors == []
 
 
 def test_cvae_page_decodes_where_the_user_clicks(fresh_app_server, browser_page):
@@ -157,6 +158,7 @@ def test_cvae_page_decodes_where_the_user_clicks(fresh_app_server, browser_page)
     page.wait_for_function("b => !document.body.innerText.includes(b)", arg=before, timeout=20000)
     wait_idle(page)
     assert server_log_problems(fresh_app_server) == []
+    assert page.frontend_errors == []  # e.g. a decoded image served as a file, gone before the browser fetched it
 
 
 def _model_line(page) -> str | None:

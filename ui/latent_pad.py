@@ -7,9 +7,6 @@ one message per animation frame), so only the fragment holding it reruns.
 
 from __future__ import annotations
 
-import base64
-import io
-
 import numpy as np
 import streamlit as st
 
@@ -76,20 +73,11 @@ def _component():
     return st.components.v2.component("nn_playground.latent_pad", html=_HTML, css=_CSS, js=_JS)
 
 
-def png_data_uri(image: np.ndarray) -> str:
-    """A grey [0, 1] image as a PNG data URI."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray((np.clip(image, 0, 1) * 255).astype("uint8")).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
 def _pad_data(key: str, background: np.ndarray, points: np.ndarray, labels: np.ndarray, lo: float,
               hi: float) -> dict:
     """What the pad draws, built once per pad (``key``) and session: the PNG and the points are not re-encoded on
     every move of the dot."""
-    from core.plots import PALETTE
+    from core.plots import PALETTE, png_data_uri
 
     cache = st.session_state.setdefault("latent_pad.data", {})
     if key not in cache:
