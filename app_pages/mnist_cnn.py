@@ -164,12 +164,12 @@ def _explain(model, image) -> None:
     with st.container(border=True):
         sal, cls = saliency(model, image)
         cols = st.columns([1, 3])
-        cols[0].image(upscale(overlay(image, sal), PREVIEW), caption=f"saliency for '{cls}': |∂p/∂pixel|")
+        cols[0].image(png_data_uri(upscale(overlay(image, sal), PREVIEW)), caption=f"saliency for '{cls}': |∂p/∂pixel|")
         with cols[1]:
             kernels = first_layer_kernels(model)
-            st.image(upscale(image_grid([normalize01(k) for k in kernels], ncols=8, fill=1.0), 6),
+            st.image(png_data_uri(upscale(image_grid([normalize01(k) for k in kernels], ncols=8, fill=1.0), 6)),
                      caption=f"the first layer's {len(kernels)} learned {kernels.shape[1]}×{kernels.shape[2]} "
-                             "kernels (white = positive weight)", clamp=True)
+                             "kernels (white = positive weight)")
         st.caption("Each convolution + pooling halves the maps and sees a larger part of the digit: conv1 and conv2 "
                    "respond to edges and strokes; conv3 and conv4 (7×7 and 3×3 maps) no longer look like the digit, "
                    "they signal combinations of parts, which the dense layer weighs into the ten probabilities.")
@@ -177,8 +177,8 @@ def _explain(model, image) -> None:
             shown = maps[:32]
             size = maps.shape[1]
             factor = max(1, 56 // size)
-            st.image(upscale(image_grid([normalize01(m) for m in shown], ncols=16, fill=0.3), factor),
-                     caption=f"{name}: {len(shown)} of {maps.shape[0]} feature maps, {size}×{size} each", clamp=True)
+            st.image(png_data_uri(upscale(image_grid([normalize01(m) for m in shown], ncols=16, fill=0.3), factor)),
+                     caption=f"{name}: {len(shown)} of {maps.shape[0]} feature maps, {size}×{size} each")
 
 
 @st.fragment

@@ -60,8 +60,13 @@ def drawing_canvas(pg):
 
 
 def draw_stroke(pg, canvas, points) -> None:
-    canvas.wait_for(state="visible")  # after Clear the canvas is a new component: wait until it is drawn
-    box = canvas.bounding_box()
+    # After Clear the canvas is a new component: the old one may still be found, then vanish. Wait for a box.
+    for _ in range(100):
+        canvas.wait_for(state="visible")
+        box = canvas.bounding_box()
+        if box is not None:
+            break
+        pg.wait_for_timeout(100)
     x0, y0 = box["x"], box["y"]
     pg.mouse.move(x0 + points[0][0], y0 + points[0][1])
     pg.mouse.down()

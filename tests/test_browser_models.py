@@ -75,23 +75,33 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
     page.get_by_role("button", name="Clear the canvas").click()
     wait_text(page, "Draw a digit on the canvas", timeout=15)
 
-    # What the hand waits for: pen-up -> verdict shown, and Clear -> empty canvas message, timed in the page.
-    pen_up, clear = [], []
-    for _ in range(5):
-        page.evaluate("""() => { window.__upAt = null; document.addEventListener('mouseup',
-            () => { window.__upAt = performance.now(); }, {capture: true, once: true}); }""")
-        draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])
-        pen_up.append(page.evaluate("""() => new Promise(resolve => { const poll = () => {
-            const box = document.querySelector('.st-key-cnn_verdict_drawing');
-            if (window.__upAt !== null && box && /It reads|Not sure|does not look/.test(box.innerText))
-              resolve(performance.now() - window.__upAt); else requestAnimationFrame(poll); }; poll(); })"""))
+    # What the hand waits for: pen-up -> verdict shown, and Clear -> empty canvas message, timed in the page; with
+    # the deeper views as a newcomer finds them (closed), then open (saliency, feature maps, kernels every stroke).
+    explain = page.get_by_text("Show what the network sees: saliency, feature maps, kernels")
+    for views in ("closed", "open"):
+        draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])  # the toggle shows with a drawing
+        explain.click()  # open now: close it; then open it again
         wait_idle(page)
-        button = page.get_by_role("button", name="Clear the canvas")
-        clear.append(timed_click(page, button, "() => document.body.innerText.includes('Draw a digit on the canvas')")[1])
+        page.get_by_role("button", name="Clear the canvas").click()
+        wait_text(page, "Draw a digit on the canvas", timeout=15)
         wait_idle(page)
-    print(f"\nCNN canvas in chromium: pen-up -> verdict median {statistics.median(pen_up):.0f} ms "
-          f"(min {min(pen_up):.0f}, max {max(pen_up):.0f}; the canvas sends 200 ms after pen-up); "
-          f"Clear -> empty canvas median {statistics.median(clear):.0f} ms")
+        pen_up, clear = [], []
+        for _ in range(5):
+            page.evaluate("""() => { window.__upAt = null; document.addEventListener('mouseup',
+                () => { window.__upAt = performance.now(); }, {capture: true, once: true}); }""")
+            draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])
+            pen_up.append(page.evaluate("""() => new Promise(resolve => { const poll = () => {
+                const box = document.querySelector('.st-key-cnn_verdict_drawing');
+                if (window.__upAt !== null && box && /It reads|Not sure|does not look/.test(box.innerText))
+                  resolve(performance.now() - window.__upAt); else requestAnimationFrame(poll); }; poll(); })"""))
+            wait_idle(page)
+            assert (page.get_by_text("saliency for").count() > 0) == (views == "open")
+            button = page.get_by_role("button", name="Clear the canvas")
+            clear.append(timed_click(page, button, "() => document.body.innerText.includes('Draw a digit on the canvas')")[1])
+            wait_idle(page)
+        print(f"\nCNN canvas in chromium, deeper views {views}: pen-up -> verdict median "
+              f"{statistics.median(pen_up):.0f} ms (min {min(pen_up):.0f}, max {max(pen_up):.0f}; the canvas sends "
+              f"200 ms after pen-up); Clear -> empty canvas median {statistics.median(clear):.0f} ms")
 
     # "Is it a digit?": the drawn 1 was read as a digit, with its score; a straight line and a zigzag scribble are
     # not digits; nor are photos with no digit in them (scikit-image's; the check flags over 90% of such photos and

@@ -83,7 +83,7 @@ def fool_the_cnn(image, test_x, test_y) -> None:
 def _fool(image, test_x, test_y) -> None:
     from core.mnist.attack import fgsm_from_gradient
     from core.mnist.cnn import predict_digits
-    from core.plots import upscale
+    from core.plots import png_data_uri, upscale
 
     current = get_current(KIND)
     model = current.model
@@ -96,11 +96,12 @@ def _fool(image, test_x, test_y) -> None:
         adv = fgsm_from_gradient(image, grad, eps)
         adv_probs = predict_digits(model, adv)[0]
         cols = st.columns(4)
-        cols[0].image(upscale(image, PREVIEW), caption=f"your digit: reads {_reading(probs)}", clamp=True)
-        cols[1].image(upscale(_noise_picture(adv - image, eps), PREVIEW), clamp=True,
+        # Inline PNGs, redrawn on every move of the slider (see core.plots.png_data_uri).
+        cols[0].image(png_data_uri(upscale(image, PREVIEW)), caption=f"your digit: reads {_reading(probs)}")
+        cols[1].image(png_data_uri(upscale(_noise_picture(adv - image, eps), PREVIEW)),
                       caption=f"the noise x′ − x, ×{1 / (2 * max(eps, 0.005)):.0f} (grey: none)")
-        cols[2].image(upscale(adv, PREVIEW), caption=f"perturbed, ε = {eps:.2f}: reads {_reading(adv_probs)}",
-                      clamp=True)
+        cols[2].image(png_data_uri(upscale(adv, PREVIEW)),
+                      caption=f"perturbed, ε = {eps:.2f}: reads {_reading(adv_probs)}")
         other = cached(KIND, "fool.opposite", key, lambda: opposite_run(current))  # per drawing, not per move
         if other is not None:
             other_model = cached(KIND, f"compare-model-{other.run_id}", other.run_id,
