@@ -108,6 +108,21 @@ def probability_figure(probs, labels, highlight: int | None = None) -> go.Figure
     return _layout(fig, height=280)
 
 
+def svg_frame(width: int, height: int, plot: tuple, y_labels) -> list[str]:
+    """The opening of a small SVG chart: white ground, the left and bottom axes of the ``plot`` box
+    ``(left, top, width, height)``, and ``y_labels`` spread evenly up the y axis (the first at the bottom).
+    The caller appends its marks and ``</svg>``."""
+    left, top, plot_w, plot_h = plot
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+             f'height="{height}" font-family="sans-serif" font-size="12">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             f'<path d="M{left},{top} V{top + plot_h} H{left + plot_w}" fill="none" stroke="#888"/>']
+    for i, label in enumerate(y_labels):
+        y = top + plot_h * (1 - i / max(len(y_labels) - 1, 1))
+        parts.append(f'<text x="{left - 6}" y="{y:.1f}" text-anchor="end" dominant-baseline="middle">{label}</text>')
+    return parts
+
+
 def probability_svg(probs, labels, highlight: int | None = None, width: int = 520, height: int = 200) -> str:
     """:func:`probability_figure` as a small SVG (a bar per class, its probability above it, the top one coloured).
 
@@ -118,14 +133,7 @@ def probability_svg(probs, labels, highlight: int | None = None, width: int = 52
     left, right, top, bottom = 44, 8, 22, 24
     plot_w, plot_h = width - left - right, height - top - bottom
     slot = plot_w / max(len(probs), 1)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-             f'height="{height}" font-family="sans-serif" font-size="12">',
-             f'<rect width="{width}" height="{height}" fill="white"/>',
-             f'<path d="M{left},{top} V{top + plot_h} H{left + plot_w}" fill="none" stroke="#888"/>']
-    for frac in (0.0, 0.5, 1.0):
-        y = top + plot_h * (1 - frac)
-        parts.append(f'<text x="{left - 6}" y="{y:.1f}" text-anchor="end" dominant-baseline="middle">'
-                     f'{frac:.0%}</text>')
+    parts = svg_frame(width, height, (left, top, plot_w, plot_h), [f"{frac:.0%}" for frac in (0.0, 0.5, 1.0)])
     for i, (label, p) in enumerate(zip(labels, probs)):
         p = min(max(float(p), 0.0), 1.0) if np.isfinite(p) else 0.0
         x, h = left + slot * i + slot * 0.15, plot_h * p

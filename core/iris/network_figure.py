@@ -131,15 +131,10 @@ def step_loss_svg(losses, width: int = 900, height: int = 220) -> str:
     def px(i, loss):
         return left + plot_w * i / x_max, top + plot_h * (1 - min(max(loss / y_max, 0.0), 1.0))
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-             f'height="{height}" font-family="sans-serif" font-size="12">',
-             f'<rect width="{width}" height="{height}" fill="white"/>',
-             f'<text x="{left}" y="16" font-size="14">loss per step</text>',
-             f'<path d="M{left},{top} V{top + plot_h} H{left + plot_w}" fill="none" stroke="#888"/>']
-    for frac in (0.0, 0.5, 1.0):
-        y = top + plot_h * (1 - frac)
-        parts.append(f'<text x="{left - 6}" y="{y:.1f}" text-anchor="end" dominant-baseline="middle">'
-                     f'{frac * y_max:.3g}</text>')
+    from core.plots import svg_frame
+
+    parts = svg_frame(width, height, (left, top, plot_w, plot_h), [f"{frac * y_max:.3g}" for frac in (0.0, 0.5, 1.0)])
+    parts.append(f'<text x="{left}" y="16" font-size="14">loss per step</text>')
     for step in sorted({0, x_max // 2, x_max}):
         parts.append(f'<text x="{left + plot_w * step / x_max:.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
                      f'{step}</text>')
