@@ -123,13 +123,13 @@ def svg_frame(width: int, height: int, plot: tuple, y_labels) -> list[str]:
     return parts
 
 
-def probability_svg(probs, labels, highlight: int | None = None, width: int = 520, height: int = 200) -> str:
+def probability_svg(probs, labels, width: int = 520, height: int = 200) -> str:
     """:func:`probability_figure` as a small SVG (a bar per class, its probability above it, the top one coloured).
 
     For the CNN's verdict, redrawn on every stroke: the browser shows an SVG at once, where a new Plotly chart
     takes tens of milliseconds to build on the server and to draw in the page."""
     probs = np.asarray(probs, dtype=float)
-    top_class = int(probs.argmax()) if highlight is None else highlight
+    top_class = int(probs.argmax())
     left, right, top, bottom = 44, 8, 22, 24
     plot_w, plot_h = width - left - right, height - top - bottom
     slot = plot_w / max(len(probs), 1)

@@ -68,7 +68,7 @@ def test_what_the_network_sees(short_runs):
 
 def test_compiled_graphs_match_eager_calls():
     """The page's per-stroke calls run compiled graphs: same numbers as the eager computation they replace, for
-    one image and a batch, and an input of another shape still runs (eagerly)."""
+    one image and a batch; (n, 28, 28, 1) input goes through the same graph as (n, 28, 28)."""
     import tensorflow as tf
 
     from core.mnist.ood import features_and_logits, forward_head
