@@ -237,10 +237,10 @@ def latent_scatter(means, labels, dims=(0, 1), extent=None, marks=None, height: 
     """
     means, labels = np.asarray(means), np.asarray(labels)
     fig = go.Figure()
-    for digit in range(10):
+    for digit in range(10):  # SVG, not WebGL: a few thousand points draw fast, and need no GPU in the browser
         mask = labels == digit
-        fig.add_scattergl(x=means[mask, dims[0]], y=means[mask, dims[1]], mode="markers", name=str(digit),
-                          marker=dict(size=4, color=PALETTE[digit]))
+        fig.add_scatter(x=means[mask, dims[0]], y=means[mask, dims[1]], mode="markers", name=str(digit),
+                        marker=dict(size=4, color=PALETTE[digit]))
     if extent is not None:
         lo, hi = extent
         fig.add_shape(type="rect", x0=lo, x1=hi, y0=lo, y1=hi, line=dict(color="black", dash="dot"))
