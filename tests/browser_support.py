@@ -45,13 +45,26 @@ def metric(pg, label: str, timeout: float = 60):
     return element
 
 
-def progress_text(pg, prefix: str, timeout: float = 30) -> str:
-    """The training progress bar's text once it starts with ``prefix`` ("Training", "Stopped", ...)."""
-    bar = pg.locator("[data-testid='stProgress']").first
-    bar.wait_for(timeout=timeout * 1000)
-    pg.wait_for_function("([el, p]) => el.innerText.trim().startsWith(p)", arg=[bar.element_handle(), prefix],
-                         timeout=timeout * 1000)
-    return bar.inner_text().strip()
+def progress_text(pg, prefix: str, timeout: float = 30, other_than: str | None = None) -> str:
+    """The training progress bar's text once it starts with ``prefix`` ("Training", "Stopped", ...) and, if given,
+    differs from ``other_than`` (an earlier reading: the text moves on while a job trains).
+
+    The bar is looked up afresh on every poll: a rerun may replace its element, and a handle kept from before would
+    go on reading the detached copy.
+    """
+    found = """([p, t]) => {
+        const el = document.querySelector("[data-testid='stProgress']");
+        const s = el ? el.innerText.trim() : null;
+        return s !== null && s.startsWith(p) && s !== t ? s : false;
+    }"""
+    try:
+        return pg.wait_for_function(found, arg=[prefix, other_than], timeout=timeout * 1000).json_value()
+    except Exception as err:  # say what the bar showed instead, and whether a script run was under way
+        bar = pg.locator("[data-testid='stProgress']")
+        shown = bar.first.inner_text(timeout=1000).strip() if bar.count() else "(no progress bar)"
+        state = pg.locator("[data-testid='stApp']").first.get_attribute("data-test-script-state", timeout=1000)
+        raise AssertionError(f"progress bar never read {prefix!r}..." + (f" other than {other_than!r}" if other_than
+                             else "") + f" within {timeout:.0f} s; it reads {shown!r}, script {state}") from err
 
 
 def drawing_canvas(pg):

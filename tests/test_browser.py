@@ -12,7 +12,16 @@ import time
 
 import pytest
 
-from tests.browser_support import metric, open_page, start_training, stop_button, train_button, wait_idle, wait_text
+from tests.browser_support import (
+    metric,
+    open_page,
+    progress_text,
+    start_training,
+    stop_button,
+    train_button,
+    wait_idle,
+    wait_text,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -130,8 +139,7 @@ def test_train_is_disabled_while_the_job_runs(app_server, browser_page):
     page = browser_page
     start_training(page, _iris(app_server, 30))
     progress = page.locator("[data-testid='stProgress']").first
-    page.wait_for_function("el => el.innerText.startsWith('Training')", arg=progress.element_handle(),
-                           timeout=30_000)
+    progress_text(page, "Training")
     time.sleep(1.0)  # a few fragment refreshes
     status = progress.inner_text()
     disabled = train_button(page).is_disabled()

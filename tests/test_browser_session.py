@@ -42,10 +42,8 @@ def test_a_reload_finds_the_running_job_and_another_browser_does_not(app_server,
     page.reload()
     wait_idle(page)
     first = progress_text(page, "Training")
-    progress = page.locator("[data-testid='stProgress']").first
     # the fragment refreshes twice a second: the text (batch, elapsed time) moves on while the job trains
-    page.wait_for_function("([el, t]) => el.innerText.trim().startsWith('Training') && el.innerText.trim() !== t",
-                           arg=[progress.element_handle(), first], timeout=20_000)
+    progress_text(page, "Training", timeout=20, other_than=first)
     stop = stop_button(page)
     assert stop.is_enabled() and train_button(page).is_disabled()
 
