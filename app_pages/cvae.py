@@ -48,7 +48,7 @@ ensure_tf()
 from core.cvae import data as cvae_data
 from core.cvae import elbo as cvae_elbo
 from core.cvae import latent
-from core.plots import image_grid, latent_scatter, png_data_uri, upscale
+from core.plots import image_grid, latent_scatter, upscale
 
 data = mnist_or_stop(KIND, params)
 st.info(f"**Data:** {data.description} (binarised: pixel/255 > 0.5)", icon="🗂️")
@@ -109,25 +109,19 @@ with right:
 
 @st.fragment
 def move_through() -> None:
-    """Only this part reruns while the dot is dragged: one decoder call per position."""
+    """Only this part reruns while the dot is dragged; the pad decodes the dot itself, in the browser."""
     from ui.latent_pad import latent_pad
 
     st.header("Move through the latent space")
-    st.markdown("Click or drag on the pad: the dot's position is decoded at once. Dots are test digits.")
-    pad_col, out_col = st.columns([3, 2])
-    with pad_col:
-        sub = slice(0, 1500)
-        pts = means[sub][:, [dim_x, dim_y]]
-        x, y = latent_pad(f"cvae.pad.{current.key}.{dims}", grid, pts, y_test[sub], lo, hi,
-                          drawing_key=f"cvae.pad.{current.key}.{dims}.{n}")
-    z = np.zeros(latent_dim, dtype="float32")
-    z[dim_x], z[dim_y] = x, y
-    image = latent.decode_point(model, z)
+    st.markdown("Click or drag on the pad: the dot's position is decoded at once, in your browser, by the model's "
+                "decoder (its weights come with the pad). Dots are test digits.")
+    sub = slice(0, 1500)
+    x, y = latent_pad(f"cvae.pad.{current.key}.{dims}", grid, means[sub][:, [dim_x, dim_y]], y_test[sub], lo, hi,
+                      decoder=lambda: latent.decoder_net(model, dims), drawing_key=f"cvae.pad.{current.key}.{dims}.{n}")
     near = np.argsort(((means[:, [dim_x, dim_y]] - [x, y]) ** 2).sum(1))[:20]
     counts = np.bincount(y_test[near], minlength=10)
-    with out_col:
-        st.image(png_data_uri(upscale(image, 8)), caption=f"decoded z = ({x:.2f}, {y:.2f})")
-        st.markdown(f"Nearest 20 test encodings: mostly **{counts.argmax()}** ({counts.max()} of 20).")
+    st.markdown(f"At z = ({x:.2f}, {y:.2f}) the nearest 20 test encodings are mostly **{counts.argmax()}** "
+                f"({counts.max()} of 20).")
 
 
 move_through()

@@ -97,11 +97,19 @@ def bench_iris(n_images: int | None = None) -> dict:
 
 def bench_cvae(n_images: int | None = None) -> dict:
     """CVAE training images/s, project fit vs the portfolio's plain step; one-point decode latency."""
+    from core.cvae.model import build_cvae
     from core.mnist.data import load_mnist
+    from core.roofline import print_roofline, roofline
 
     figures = _bench_cvae(load_mnist().x_train, n_images=n_images or 3200)
     for name, value in figures.items():
         print(f"  {name}: {value:.4g}" if isinstance(value, float) else f"  {name}: {value}")
+    figures.update(roofline(build_cvae(), figures["project_images_per_s"]))
+    figures["portfolio_roofline_fraction"] = figures["roofline_fraction"] / figures["ratio"]
+    print_roofline(figures, "the project's fit")
+    print(f"roofline: the portfolio's step trains at {figures['portfolio_roofline_fraction']:.0%} of it: a "
+          f"throughput of k times the portfolio's needs k x {figures['portfolio_roofline_fraction']:.0%} of the "
+          "machine's best matmul rate")
     return figures
 
 
@@ -189,8 +197,55 @@ def _bench_cvae(x_train, n_images: int = 3200, batch_size: int = 64, repeats: in
     portfolio_rate, project_rate = max(rates["portfolio"]), max(rates["project"])
     return {"images": len(x), "batch_size": batch_size, "portfolio_images_per_s": portfolio_rate,
             "project_images_per_s": project_rate, "ratio": project_rate / portfolio_rate,
+            **_cvae_time_split(project, project_ds, len(x) / project_rate / (len(x) / batch_size)),
             "decode_point_ms_median": statistics.median(latencies),
             "decoder_predict_ms_median": statistics.median(predict_ms)}
+
+
+def _cvae_time_split(model, dataset, fit_ms_per_batch: float, repeats: int = 3) -> dict:
+    """Where a training batch's time goes, in ms per batch: the input pipeline alone (iterated, no model), the
+    forward pass with the loss, forward + backward (the gradients), and the whole step with the optimizer; the
+    rest of ``fit``'s time per batch (``fit_ms_per_batch``, measured before) is the metric trackers and Keras' loop."""
+    import tensorflow as tf
+
+    batches = [b for b in dataset]
+
+    @tf.function
+    def forward(x):
+        return tf.reduce_mean(model._loss_and_elbo(x, training=True)[0])
+
+    @tf.function
+    def backward(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(model._loss_and_elbo(x, training=True)[0])
+        return tape.gradient(loss, model.trainable_variables)
+
+    @tf.function
+    def step(x):
+        model.optimizer.apply_gradients(zip(backward(x), model.trainable_variables))
+
+    def per_batch(run) -> float:  # best of ``repeats`` passes over the batches (after a warm-up batch)
+        run(batches[0])
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for b in batches:
+                run(b)
+            best = min(best, (time.perf_counter() - start) * 1000 / len(batches))
+        return best
+
+    def read_input() -> float:
+        start = time.perf_counter()
+        n = sum(1 for _ in dataset)
+        return (time.perf_counter() - start) * 1000 / n
+
+    input_ms = min(read_input() for _ in range(repeats))
+    forward_ms = per_batch(lambda b: forward(b).numpy())
+    backward_ms = per_batch(lambda b: [g.numpy() for g in backward(b)][:0])
+    step_ms = per_batch(lambda b: step(b))
+    return {"split_input_ms": input_ms, "split_forward_ms": forward_ms,
+            "split_backward_ms": backward_ms - forward_ms, "split_optimizer_ms": step_ms - backward_ms,
+            "split_metrics_and_loop_ms": fit_ms_per_batch - step_ms, "fit_ms_per_batch": fit_ms_per_batch}
 
 
 def bench_rerun(n_images: int | None = None, repeats: int = 10) -> dict:

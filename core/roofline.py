@@ -17,18 +17,26 @@ TRAINING_FACTOR = 3.0  # a training step ≈ forward + two backward products of 
 
 
 def forward_flops(model) -> float:
-    """FLOPs of one image's forward pass through the model's Conv2D and Dense layers (multiply-adds count 2)."""
+    """FLOPs of one image's forward pass through the model's Conv2D, Conv2DTranspose and Dense layers (multiply-adds
+    count 2), inside nested models too (a VAE's encoder and decoder). A transposed convolution scatters each of its
+    ``H_in×W_in`` input pixels over a ``k×k×C_out`` patch: ``2·H_in·W_in·k²·C_in·C_out``."""
     import keras
 
     flops = 0.0
     for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            _, h, w, c_in = layer.input.shape
+            kh, kw = layer.kernel_size
+            flops += 2.0 * h * w * kh * kw * c_in * layer.filters
+        elif isinstance(layer, keras.layers.Conv2D):
             _, h, w, c_out = layer.output.shape
             kh, kw = layer.kernel_size
             c_in = layer.input.shape[-1]
             flops += 2.0 * h * w * kh * kw * c_in * c_out
         elif isinstance(layer, keras.layers.Dense):
             flops += 2.0 * layer.input.shape[-1] * layer.units
+        elif getattr(layer, "layers", None):
+            flops += forward_flops(layer)
     return flops
 
 

@@ -19,3 +19,5 @@ def test_the_cvae_page_names_its_two_models_and_explains_a_young_decoder(app_pag
     captions = [c.value for c in at.caption]
     assert any("has seen only 200 images" in c and "grey" in c for c in captions)
     assert any("first and last: test digits 0" in str(i.proto) for i in at.get("image"))  # the ends are shown
+    # the latent pad's fragment ran (its weights packed for the browser) and says what lies around its point
+    assert any("At z = (0.00, 0.00) the nearest 20 test encodings" in m.value for m in at.markdown)

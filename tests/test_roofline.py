@@ -19,6 +19,25 @@ def test_forward_flops_by_hand():
     assert forward_flops(_tiny()) == conv1 + conv2 + dense
 
 
+def test_transposed_convolutions_and_nested_models_by_hand():
+    decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(7 * 7 * 3), keras.layers.Reshape((7, 7, 3)),
+                                keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same")])
+    dense = 2 * 2 * 147
+    up = 2 * 7 * 7 * 3 * 3 * 3 * 4  # each of 7x7 input pixels, 3 channels, scattered over a 3x3x4 patch
+    assert forward_flops(decoder) == dense + up
+    outer = keras.Sequential([keras.Input((8, 8, 1)), _tiny()])  # a model inside a model counts
+    assert forward_flops(outer) == forward_flops(_tiny())
+
+
+def test_the_portfolio_cvae_costs_its_layers():
+    from core.cvae.model import build_cvae
+
+    # "valid" stride-2 convolutions: 28 -> 13 -> 6, then 6 * 6 * 128 features -> (mean, log-variance)
+    encoder = 2 * 13 * 13 * 9 * 1 * 64 + 2 * 6 * 6 * 9 * 64 * 128 + 2 * 6 * 6 * 128 * 4
+    decoder = 2 * 2 * 1568 + 2 * 7 * 7 * 9 * 32 * 128 + 2 * 14 * 14 * 9 * 128 * 64 + 2 * 28 * 28 * 9 * 64 * 1
+    assert forward_flops(build_cvae()) == encoder + decoder
+
+
 def test_the_portfolio_cnn_costs_about_43_mflop_per_training_image():
     from core.mnist.cnn import build_cnn
 

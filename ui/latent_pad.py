@@ -1,37 +1,64 @@
-"""A pad over the latent plane with a draggable dot: click or drag, and the page decodes the point at once.
+"""A pad over the latent plane with a draggable dot: click or drag, and the point is decoded at once, in the browser.
 
 A small ``st.components.v2`` component (inline JS, no iframe). It draws the decoded-digit manifold and the
-test set's encodings as background and sends the dot's latent coordinates while it is dragged (at most
-one message per animation frame), so only the fragment holding it reruns.
+test set's encodings as background, and beside the pad the decoded dot: the decoder's weights
+(:func:`core.cvae.latent.decoder_net`) come with the pad's data, once, and ``latent_decoder.js`` decodes each
+position in a few milliseconds with no server round trip. The dot's coordinates still go to the server (at most
+one message per animation frame), so only the fragment holding the pad reruns, for what depends on them.
 """
 
 from __future__ import annotations
+
+import base64
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 PAD_PIXELS = 420
+DECODED_PIXELS = 224  # 28 x 8: the decoded digit, each pixel a sharp 8x8 block
 IMAGE_ALPHA = 0.85  # the decoded manifold behind the dots
 ORIGIN = {"x": 0.0, "y": 0.0}
 
-_HTML = f'<canvas class="pad" width="{PAD_PIXELS}" height="{PAD_PIXELS}"></canvas><div class="coords"></div>'
-_CSS = """
-.pad { cursor: crosshair; border: 1px solid #ccd; border-radius: 6px; touch-action: none; max-width: 100%; }
-.coords { font: 13px monospace; color: #555; margin-top: 4px; }
+_HTML = f"""<div class="latent-pad">
+<div><canvas class="pad" width="{PAD_PIXELS}" height="{PAD_PIXELS}"></canvas></div>
+<figure><canvas class="decoded" width="28" height="28"></canvas><figcaption></figcaption></figure>
+</div>"""
+_CSS = f"""
+.latent-pad {{ display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }}
+.pad {{ cursor: crosshair; border: 1px solid #ccd; border-radius: 6px; touch-action: none; max-width: 100%; }}
+.latent-pad figure {{ margin: 0; }}
+.decoded {{ width: {DECODED_PIXELS}px; height: {DECODED_PIXELS}px; image-rendering: pixelated; background: #000; }}
+.latent-pad figcaption {{ font: 14px sans-serif; color: #666; margin-top: 4px; }}
 """
-_JS = """
+_PAD_JS = """
 export default function(component) {
   const { data, setStateValue, parentElement } = component;
   const canvas = parentElement.querySelector('canvas.pad');
-  const label = parentElement.querySelector('.coords');
+  const decoded = parentElement.querySelector('canvas.decoded');
+  const caption = parentElement.querySelector('figcaption');
   const ctx = canvas.getContext('2d');
   const N = canvas.width, lo = data.lo, hi = data.hi;
   const toPx = (v) => (v - lo) / (hi - lo) * N;
   const toZ = (p) => lo + p / N * (hi - lo);
   let point = canvas._point || [data.x, data.y];
   if (canvas._key !== data.key) { point = [data.x, data.y]; canvas._key = data.key; }
+  if (canvas._netKey !== data.drawing_key) { canvas._net = unpackDecoder(data.decoder); canvas._netKey = data.drawing_key; }
+  const net = canvas._net;
   const img = new Image();
   const colors = data.colors;
+  function showDecoded() {
+    const probs = decodeLatent(net, point[0], point[1]);
+    const dctx = decoded.getContext('2d');
+    const pixels = dctx.createImageData(decoded.width, decoded.height);
+    for (let q = 0; q < probs.length; q++) {
+      const v = Math.round(Math.min(1, Math.max(0, probs[q])) * 255);
+      pixels.data[4 * q] = pixels.data[4 * q + 1] = pixels.data[4 * q + 2] = v;
+      pixels.data[4 * q + 3] = 255;
+    }
+    dctx.putImageData(pixels, 0, 0);
+    caption.textContent = `decoded z = (${point[0].toFixed(2)}, ${point[1].toFixed(2)})`;
+  }
   function draw() {
     ctx.clearRect(0, 0, N, N);
     if (img.complete && img.naturalWidth) { ctx.globalAlpha = data.image_alpha; ctx.drawImage(img, 0, 0, N, N); }
@@ -44,11 +71,11 @@ export default function(component) {
     const px = toPx(point[0]), py = N - toPx(point[1]);
     ctx.beginPath(); ctx.arc(px, py, 8, 0, 2 * Math.PI);
     ctx.fillStyle = '#FF4B4B'; ctx.fill(); ctx.lineWidth = 2; ctx.strokeStyle = 'white'; ctx.stroke();
-    label.textContent = `z = (${point[0].toFixed(2)}, ${point[1].toFixed(2)})`;
   }
   img.onload = draw;
   img.src = data.image;
   draw();
+  showDecoded();
   let pending = null;
   function send() {
     if (pending) return;
@@ -59,24 +86,35 @@ export default function(component) {
     const px = (e.clientX - r.left) / r.width * N, py = (e.clientY - r.top) / r.height * N;
     point = [Math.min(hi, Math.max(lo, toZ(px))), Math.min(hi, Math.max(lo, toZ(N - py)))];
     canvas._point = point;
-    draw(); send();
+    draw(); showDecoded(); send();
   }
   canvas.onpointerdown = (e) => { canvas.setPointerCapture(e.pointerId); canvas._drag = true; move(e); };
   canvas.onpointermove = (e) => { if (canvas._drag) move(e); };
   canvas.onpointerup = (e) => { canvas._drag = false; };
 }
 """
+DECODER_JS = (Path(__file__).parent / "latent_decoder.js").read_text()
+
+
+def pack_decoder(net: dict) -> dict:
+    """:func:`core.cvae.latent.decoder_net` for the browser: every array as base64 float32 (little-endian)."""
+    def b64(a) -> str:
+        return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode("ascii")
+
+    return {"dense": {**{k: b64(v) for k, v in net["dense"].items() if k != "relu"}, "relu": net["dense"]["relu"]},
+            "seed": net["seed"],
+            "convs": [{**c, "w": b64(c["w"]), "b": b64(c["b"])} for c in net["convs"]]}
 
 
 @st.cache_resource
 def _component():
-    return st.components.v2.component("nn_playground.latent_pad", html=_HTML, css=_CSS, js=_JS)
+    return st.components.v2.component("nn_playground.latent_pad", html=_HTML, css=_CSS, js=DECODER_JS + _PAD_JS)
 
 
-def _pad_data(key: str, background: np.ndarray, points: np.ndarray, labels: np.ndarray, lo: float,
-              hi: float) -> dict:
-    """What the pad draws, built once per pad (``key``) and session: the PNG and the points are not re-encoded on
-    every move of the dot."""
+def _pad_data(key: str, background: np.ndarray, points: np.ndarray, labels: np.ndarray, lo: float, hi: float,
+              decoder) -> dict:
+    """What the pad draws and decodes with, built once per pad (``key``) and session: the PNG, the points and the
+    weights are not re-encoded on every move of the dot. ``decoder()`` gives :func:`core.cvae.latent.decoder_net`."""
     from core.plots import PALETTE, png_data_uri
 
     cache = st.session_state.setdefault("latent_pad.data", {})
@@ -84,18 +122,21 @@ def _pad_data(key: str, background: np.ndarray, points: np.ndarray, labels: np.n
         cache.clear()
         pts = [[round(float(x), 3), round(float(y), 3), int(c)] for (x, y), c in zip(points, labels)]
         cache[key] = {"image": png_data_uri(background), "points": pts, "lo": lo, "hi": hi, "x": 0.0, "y": 0.0,
-                      "colors": list(PALETTE), "image_alpha": IMAGE_ALPHA, "key": key}
+                      "colors": list(PALETTE), "image_alpha": IMAGE_ALPHA, "drawing_key": key,
+                      "decoder": pack_decoder(decoder())}
     return cache[key]
 
 
-def latent_pad(key: str, background: np.ndarray, points: np.ndarray, labels: np.ndarray, lo: float,
-               hi: float, drawing_key: str | None = None) -> tuple[float, float]:
-    """Mount the pad (the dot starts at the origin); returns the current point in the two shown dimensions.
+def latent_pad(key: str, background: np.ndarray, points: np.ndarray, labels: np.ndarray, lo: float, hi: float,
+               decoder, drawing_key: str | None = None) -> tuple[float, float]:
+    """Mount the pad (the dot starts at the origin) and the decoded dot beside it; returns the current point in the
+    two shown dimensions. ``decoder()`` gives the decoder's weights for that plane
+    (:func:`core.cvae.latent.decoder_net`), called only when the pad's drawing is built.
 
     The pad's drawing is cached by ``drawing_key`` (default ``key``): it must change whenever the background, the
-    points or the range do, while ``key`` changes only when the dot should start again at the origin.
+    points, the range or the decoder do, while ``key`` changes only when the dot should start again at the origin.
     """
-    data = {**_pad_data(drawing_key or key, background, points, labels, lo, hi), "key": key}
+    data = {**_pad_data(drawing_key or key, background, points, labels, lo, hi, decoder), "key": key}
     result = _component()(data=data, key=key, default={"point": ORIGIN}, on_point_change=lambda: None)
     point = getattr(result, "point", None) or ORIGIN
     return float(point["x"]), float(point["y"])

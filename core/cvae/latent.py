@@ -58,6 +58,39 @@ def decode_point(model: CVAE, z) -> np.ndarray:
     return _decoder_fn(model.decoder, model.latent_dim)(z).numpy()[0, :, :, 0]
 
 
+def decoder_net(model: CVAE, dims=(0, 1)) -> dict:
+    """The decoder as plain float32 arrays, to decode points of the plane of ``dims`` elsewhere (the latent pad does
+    it in the browser, with no server round trip).
+
+    The other latent coordinates are 0 there, so only the two rows of the Dense kernel that ``dims`` pick matter:
+    ``h = relu(x W[dx] + y W[dy] + b)``, reshaped to the seed (7, 7, 32). Then each ``Conv2DTranspose`` ("same"
+    padding, kernel (kh, kw, out, in)) scatters every input pixel over a k x k patch of an s-times larger map:
+    ``out[i s + ky - p, j s + kx - p, o] += sum_c in[i, j, c] W[ky, kx, o, c]`` with ``p = max(k - s, 0) // 2``,
+    plus its bias and ReLU; the last layer's logits go through a sigmoid.
+    """
+    layers = list(model.decoder.layers)
+    dense, reshape, *convs = [*layers, None, None][:2] + layers[2:]
+    if not (isinstance(dense, keras.layers.Dense) and isinstance(reshape, keras.layers.Reshape) and convs
+            and all(isinstance(c, keras.layers.Conv2DTranspose) and c.padding == "same" for c in convs)):
+        raise ValueError("this decoder is not Dense -> Reshape -> Conv2DTranspose ('same') layers")
+
+    def activation(layer) -> bool:  # True: ReLU, False: none
+        name = keras.activations.serialize(layer.activation)
+        name = name if isinstance(name, str) else name.get("config", {}).get("name", name.get("class_name"))
+        if name not in ("relu", "linear"):
+            raise ValueError(f"a decoder layer's activation is {name}, not relu or linear")
+        return name == "relu"
+
+    kernel, bias = (np.asarray(w, dtype="float32") for w in dense.get_weights())
+    net = {"dense": {"wx": kernel[dims[0]], "wy": kernel[dims[1]], "b": bias, "relu": activation(dense)},
+           "seed": [int(v) for v in reshape.target_shape], "convs": []}
+    for conv in convs:
+        w, b = (np.asarray(v, dtype="float32") for v in conv.get_weights())
+        net["convs"].append({"w": w, "b": b, "k": int(w.shape[0]), "stride": int(conv.strides[0]),
+                             "cout": int(w.shape[2]), "cin": int(w.shape[3]), "relu": activation(conv)})
+    return net
+
+
 def quantile_range(q=GRID_QUANTILES) -> tuple[float, float]:
     """The standard normal's quantiles (TensorFlow Probability): the latent grid's extent, about +-1.645."""
     normal = tfd.Normal(0.0, 1.0)
