@@ -18,8 +18,11 @@ function unpackDecoder(packed) {
 }
 
 // h = relu(x W[dx] + y W[dy] + b) as an (H, W, C) map, then each transposed convolution:
-// out[i s + ky - p, j s + kx - p, o] += sum_c in[i, j, c] W[ky, kx, o, c], p = max(k - s, 0) / 2 (rounded down),
+// out[i s + ky - p, j s + kx - p, o] += sum_c in[i, j, c] W[ky, kx, c, o], p = max(k - s, 0) / 2 (rounded down),
 // plus bias (and ReLU); finally the sigmoid of the logits. Returns a Float32Array of H x W probabilities.
+// Written for speed in plain JS (about 17 million multiply-adds): each input value scales one row of the kernel
+// into the output (kernels arrive as (kh, kw, in, out), so that row is contiguous), four at a time, and the ReLU's
+// zeros are skipped.
 function decodeLatent(net, x, y) {
   const d = net.dense;
   let map = new Float32Array(d.b.length);
@@ -30,7 +33,7 @@ function decodeLatent(net, x, y) {
   let [H, W, C] = net.seed;
   for (const L of net.convs) {
     const { k, stride: s, cout, cin, w, b } = L;
-    const OH = H * s, OW = W * s, p = Math.floor(Math.max(k - s, 0) / 2);
+    const OH = H * s, OW = W * s, p = Math.floor(Math.max(k - s, 0) / 2), o4 = cout - (cout % 4);
     const out = new Float32Array(OH * OW * cout);
     for (let i = 0; i < H; i++) {
       for (let j = 0; j < W; j++) {
@@ -41,12 +44,19 @@ function decodeLatent(net, x, y) {
           for (let kx = 0; kx < k; kx++) {
             const ox = j * s + kx - p;
             if (ox < 0 || ox >= OW) continue;
-            const outBase = (oy * OW + ox) * cout, wBase = (ky * k + kx) * cout * cin;
-            for (let o = 0; o < cout; o++) {
-              const wo = wBase + o * cin;
-              let acc = 0;
-              for (let c = 0; c < cin; c++) acc += map[inBase + c] * w[wo + c];
-              out[outBase + o] += acc;
+            const ob = (oy * OW + ox) * cout, wBase = (ky * k + kx) * cin * cout;
+            for (let c = 0; c < cin; c++) {
+              const v = map[inBase + c];
+              if (v === 0) continue;
+              const wc = wBase + c * cout;
+              let o = 0;
+              for (; o < o4; o += 4) {
+                out[ob + o] += v * w[wc + o];
+                out[ob + o + 1] += v * w[wc + o + 1];
+                out[ob + o + 2] += v * w[wc + o + 2];
+                out[ob + o + 3] += v * w[wc + o + 3];
+              }
+              for (; o < cout; o++) out[ob + o] += v * w[wc + o];
             }
           }
         }

@@ -76,20 +76,23 @@ export default function(component) {
   img.src = data.image;
   draw();
   showDecoded();
-  let pending = null;
-  function send() {
-    if (pending) return;
-    pending = requestAnimationFrame(() => { pending = null; setStateValue('point', {x: point[0], y: point[1]}); });
+  // A click decodes at once; a drag's moves are drawn, decoded and sent at most once per animation frame.
+  let pending = null, dirty = false;
+  function frame() {
+    pending = null;
+    if (dirty) { dirty = false; draw(); showDecoded(); }
+    setStateValue('point', {x: point[0], y: point[1]});
   }
-  function move(e) {
+  function move(e, now) {
     const r = canvas.getBoundingClientRect();
     const px = (e.clientX - r.left) / r.width * N, py = (e.clientY - r.top) / r.height * N;
     point = [Math.min(hi, Math.max(lo, toZ(px))), Math.min(hi, Math.max(lo, toZ(N - py)))];
     canvas._point = point;
-    draw(); showDecoded(); send();
+    if (now) { draw(); showDecoded(); } else dirty = true;
+    if (!pending) pending = requestAnimationFrame(frame);
   }
-  canvas.onpointerdown = (e) => { canvas.setPointerCapture(e.pointerId); canvas._drag = true; move(e); };
-  canvas.onpointermove = (e) => { if (canvas._drag) move(e); };
+  canvas.onpointerdown = (e) => { canvas.setPointerCapture(e.pointerId); canvas._drag = true; move(e, true); };
+  canvas.onpointermove = (e) => { if (canvas._drag) move(e, false); };
   canvas.onpointerup = (e) => { canvas._drag = false; };
 }
 """
@@ -97,13 +100,14 @@ DECODER_JS = (Path(__file__).parent / "latent_decoder.js").read_text()
 
 
 def pack_decoder(net: dict) -> dict:
-    """:func:`core.cvae.latent.decoder_net` for the browser: every array as base64 float32 (little-endian)."""
+    """:func:`core.cvae.latent.decoder_net` for the browser: every array as base64 float32 (little-endian), each
+    kernel transposed from Keras' (kh, kw, out, in) to (kh, kw, in, out), the order ``latent_decoder.js`` reads."""
     def b64(a) -> str:
         return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode("ascii")
 
     return {"dense": {**{k: b64(v) for k, v in net["dense"].items() if k != "relu"}, "relu": net["dense"]["relu"]},
             "seed": net["seed"],
-            "convs": [{**c, "w": b64(c["w"]), "b": b64(c["b"])} for c in net["convs"]]}
+            "convs": [{**c, "w": b64(np.swapaxes(c["w"], 2, 3)), "b": b64(c["b"])} for c in net["convs"]]}
 
 
 @st.cache_resource
