@@ -22,6 +22,21 @@ from tests.browser_support import (
 pytestmark = pytest.mark.browser
 
 
+# Arms a timer for one stroke: window.__upAt at the pen's mouseup, window.__shownAt once the drawing's verdict box holds
+# a verdict and has been painted. A MutationObserver reads textContent (no forced layout, unlike polling innerText).
+PEN_UP_TIMER = """() => {
+  window.__upAt = null; window.__shownAt = null;
+  document.addEventListener('mouseup', () => { window.__upAt = performance.now(); }, {capture: true, once: true});
+  const seen = new MutationObserver(() => {
+    const box = document.querySelector('.st-key-cnn_verdict_drawing');
+    if (window.__upAt === null || !box || !/It reads|Not sure|does not look/.test(box.textContent)) return;
+    seen.disconnect();
+    requestAnimationFrame(() => requestAnimationFrame(() => { window.__shownAt = performance.now(); }));
+  });
+  seen.observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
 def _photo_files() -> list[dict]:
     """A few of scikit-image's photos as PNG uploads."""
     import io
@@ -87,13 +102,12 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
         wait_idle(page)
         pen_up, clear = [], []
         for _ in range(5):
-            page.evaluate("""() => { window.__upAt = null; document.addEventListener('mouseup',
-                () => { window.__upAt = performance.now(); }, {capture: true, once: true}); }""")
+            # timed in the page, without polling the layout: from the pen's mouseup until a verdict is in the DOM
+            # and painted (two animation frames after the change that brought it)
+            page.evaluate(PEN_UP_TIMER)
             draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])
-            pen_up.append(page.evaluate("""() => new Promise(resolve => { const poll = () => {
-                const box = document.querySelector('.st-key-cnn_verdict_drawing');
-                if (window.__upAt !== null && box && /It reads|Not sure|does not look/.test(box.innerText))
-                  resolve(performance.now() - window.__upAt); else requestAnimationFrame(poll); }; poll(); })"""))
+            page.wait_for_function("() => window.__shownAt !== null", timeout=20_000)
+            pen_up.append(page.evaluate("() => window.__shownAt - window.__upAt"))
             wait_idle(page)
             assert (page.get_by_text("saliency for").count() > 0) == (views == "open")
             button = page.get_by_role("button", name="Clear the canvas")
