@@ -241,7 +241,7 @@ def _cvae_time_split(model, dataset, fit_ms_per_batch: float, repeats: int = 3) 
 
     input_ms = min(read_input() for _ in range(repeats))
     forward_ms = per_batch(lambda b: forward(b).numpy())
-    backward_ms = per_batch(lambda b: [g.numpy() for g in backward(b)][:0])
+    backward_ms = per_batch(lambda b: [g.numpy() for g in backward(b)])
     step_ms = per_batch(lambda b: step(b))
     return {"split_input_ms": input_ms, "split_forward_ms": forward_ms,
             "split_backward_ms": backward_ms - forward_ms, "split_optimizer_ms": step_ms - backward_ms,

@@ -39,7 +39,7 @@ def _random_cvae(latent_dim: int, seed: int):
     return model
 
 
-@pytest.mark.parametrize("latent_dim, dims", [(2, (0, 1)), (4, (3, 1))])
+@pytest.mark.parametrize("latent_dim, dims", [(2, (0, 1)), (4, (3, 1)), (1, (0, 0))])
 def test_the_browser_decodes_a_point_as_keras_does(decoder_page, latent_dim, dims):
     from core.cvae import latent
     from ui.latent_pad import pack_decoder
@@ -47,7 +47,7 @@ def test_the_browser_decodes_a_point_as_keras_does(decoder_page, latent_dim, dim
     model = _random_cvae(latent_dim, seed=latent_dim)
     points = [(0.0, 0.0), (-1.6, 1.2), (0.7, -0.3), (2.5, 2.5)]
     z = np.zeros((len(points), latent_dim), "float32")
-    z[:, dims[0]], z[:, dims[1]] = np.array(points).T
+    z[:, dims[0]], z[:, dims[1]] = np.array(points).T  # one dimension on both axes: the vertical one sets it
     expected = latent.decode_points(model, z)
 
     got, ms = decoder_page.evaluate("""([packed, points]) => {

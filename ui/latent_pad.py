@@ -47,7 +47,10 @@ export default function(component) {
   const net = canvas._net;
   const img = new Image();
   const colors = data.colors;
-  function showDecoded() {
+  function showDecoded() {  // a rerun of the page calls this function again: decode only a new point or decoder
+    const shown = `${point[0]},${point[1]}|${canvas._netKey}`;
+    if (decoded._shown === shown) return;
+    decoded._shown = shown;
     const probs = decodeLatent(net, point[0], point[1]);
     const dctx = decoded.getContext('2d');
     const pixels = dctx.createImageData(decoded.width, decoded.height);

@@ -75,14 +75,15 @@ def decoder_net(model: CVAE, dims=(0, 1)) -> dict:
         raise ValueError("this decoder is not Dense -> Reshape -> Conv2DTranspose ('same') layers")
 
     def activation(layer) -> bool:  # True: ReLU, False: none
-        name = keras.activations.serialize(layer.activation)
-        name = name if isinstance(name, str) else name.get("config", {}).get("name", name.get("class_name"))
+        name = getattr(layer.activation, "__name__", str(layer.activation))
         if name not in ("relu", "linear"):
             raise ValueError(f"a decoder layer's activation is {name}, not relu or linear")
         return name == "relu"
 
     kernel, bias = (np.asarray(w, dtype="float32") for w in dense.get_weights())
-    net = {"dense": {"wx": kernel[dims[0]], "wy": kernel[dims[1]], "b": bias, "relu": activation(dense)},
+    # one dimension on both axes (a 1-D latent space): the vertical coordinate sets it, as in latent_grid
+    wx = kernel[dims[0]] if dims[0] != dims[1] else np.zeros_like(bias)
+    net = {"dense": {"wx": wx, "wy": kernel[dims[1]], "b": bias, "relu": activation(dense)},
            "seed": [int(v) for v in reshape.target_shape], "convs": []}
     for conv in convs:
         w, b = (np.asarray(v, dtype="float32") for v in conv.get_weights())
