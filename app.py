@@ -5,6 +5,9 @@ thing is added to Streamlit's own routes: a page's own address (``/Iris``, ``/Ru
 Streamlit's page, told where its server is (``window.__streamlit.BACKEND_BASE_URL``). Without that, the page's
 first request tries ``/Iris/_stcore/health`` and ``/Iris/_stcore/host-config`` (two 404s in the browser's console
 and the server's log on every direct page load) before it finds the server at ``/``.
+
+And ``POST /_nn/verdict/<token>``: the CNN's verdict on a drawing at the pen's lift, without a page rerun
+(:mod:`ui.verdict`).
 """
 
 from functools import lru_cache
@@ -16,6 +19,7 @@ from starlette.routing import Route
 from streamlit.starlette import App
 
 from ui.navigation import URL_PATHS
+from ui.verdict import endpoint as verdict_endpoint
 
 # Runs before Streamlit's own script: the frontend reads it when it starts.
 _BASE = "<script>window.__streamlit = {BACKEND_BASE_URL: window.location.origin + '/'};</script>"
@@ -31,4 +35,5 @@ async def _page(request) -> HTMLResponse:
     return HTMLResponse(_index_html(), headers={"Cache-Control": "no-cache"})
 
 
-app = App("streamlit_app.py", routes=[Route(f"/{path}", _page) for path in URL_PATHS])
+app = App("streamlit_app.py", routes=[*(Route(f"/{path}", _page) for path in URL_PATHS),
+                                      Route("/_nn/verdict/{token}", verdict_endpoint, methods=["POST"])])

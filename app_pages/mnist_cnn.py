@@ -8,12 +8,13 @@ from core.mnist.task import PRESETS, SPACE
 from ui.cnn_correct import correct_it, personal_section
 from ui.cnn_fool import fool_the_cnn
 from ui.controls import apply_params, param_controls
-from ui.digit_check import digit_check, ood_stats, show_score
-from ui.digits import mnist_or_stop, provisional_until_still
+from ui.digit_check import ood_stats, show_score
+from ui.digits import mnist_or_stop
 from ui.model_panel import model_panel, require_model
 from ui.session import cached, ensure_tf, get_current, load_run_model, saved_runs
 from ui.sweep_panel import sweep_panel
 from ui.training_panel import training_panel
+from ui.verdict import drawing_verdict, read_digit, show_verdict
 
 KIND = "cnn"
 PREVIEW = 5  # 28 px shown as 140 px
@@ -47,14 +48,12 @@ from core.mnist.cnn import (
     predict_digits,
     saliency,
 )
-from core.mnist.preprocess import prediction_summary
 from core.plots import (
     confusion_figure,
     image_grid,
     normalize01,
     overlay,
     png_data_uri,
-    probability_svg,
     upscale,
 )
 
@@ -118,40 +117,29 @@ with right:
         st.write("No mistakes on the test set.")
 
 
-def _show_prediction(model, digit, show_details: bool, stats=None) -> None:
-    if digit.error:
+def _show_prediction(model, digit, show_details: bool, stats=None, invert: bool = True) -> None:
+    drawing = digit.name == "drawing"
+    if digit.error and not drawing:
         st.info(digit.error)
         return
-    probs = predict_digits(model, digit.image)[0]
-    summary = prediction_summary(probs)
-    check = digit_check(model, stats, digit.image)
+    reading = None if digit.error else read_digit(model, stats, digit.image)
     a, b, c = st.columns([1, 1, 3])
     # Inline PNGs (redrawn on every stroke): no served file for the browser to fetch, or to miss.
-    if digit.raw is not None:
+    if digit.raw is not None and reading is not None:
         a.image(png_data_uri(digit.raw), caption=digit.name, width="stretch")  # never wider than its column
-    b.image(png_data_uri(upscale(digit.image, PREVIEW)), caption="what the network sees (28×28)" +
-            (", inverted" if digit.inverted else ""))
-    drawing = digit.name == "drawing"
+    if reading is not None:
+        b.image(png_data_uri(upscale(digit.image, PREVIEW)), caption="what the network sees (28×28)" +
+                (", inverted" if digit.inverted else ""))
     with c, st.container(key="cnn_verdict_drawing" if drawing else None):
-        if check is not None and check["not_a_digit"]:
-            st.error(f"This does not look like a digit: its features are far from every digit the network learned "
-                     f"from (the softmax alone would say {summary['digit']}, {summary['probability']:.0%}).")
-        elif summary["unsure"] and digit.dark_on_light and not digit.inverted:
-            st.warning(f"Not sure: it might be a {summary['digit']} or a {summary['runner_up']}. The ink is dark on "
-                       "light and reaches the network as it is (inversion is off): only a model trained with the "
-                       "inversion augmentation reads that. Turn the inversion on, or train with the augmentation.")
-        elif summary["unsure"]:
-            st.warning(f"Not sure: {summary['message']}")
+        if drawing:  # quick at the pen's lift; provisional until the drawing is still (strokes may still come)
+            drawing_verdict(KIND, model, stats, digit, reading, invert, target="cnn_verdict_drawing")
         else:
-            st.success(f"It reads **{summary['digit']}** ({summary['probability']:.1%}).")
-        st.image(probability_svg(probs, range(10)), caption="probability of each digit", width="stretch")
-        if check is not None:
-            show_score(stats, check, f"cnn.{digit.name}")
-    if drawing:  # strokes may still come: provisional until the drawing is still
-        provisional_until_still("cnn_verdict_drawing", str(hash(digit.image.tobytes())))
-    if show_details:
+            show_verdict(reading, digit)
+        if reading is not None and reading.check is not None:
+            show_score(stats, reading.check, f"cnn.{digit.name}")
+    if show_details and reading is not None:
         with c:
-            correct_it(digit.image, summary["digit"])
+            correct_it(digit.image, reading.summary["digit"])
         _explain(model, digit.image)
         fool_the_cnn(digit.image, data.x_test, data.y_test)
 
@@ -199,7 +187,7 @@ def read_digits() -> None:
     with left:
         drawn = canvas_digit("cnn", invert)
     with right:
-        _show_prediction(model, drawn, show_details=drawn.error is None, stats=stats)
+        _show_prediction(model, drawn, show_details=drawn.error is None, stats=stats, invert=invert)
     for digit in uploaded_digits("cnn", invert):
         st.divider()
         _show_prediction(model, digit, show_details=False, stats=stats)

@@ -37,6 +37,15 @@ PEN_UP_TIMER = """() => {
 }"""
 
 
+VERDICT_BOX = "document.querySelector('.st-key-cnn_verdict_drawing')"  # looked up on every poll: a rerun may replace it
+SETTLED = f"() => {{ const el = {VERDICT_BOX}; return el && !el.dataset.provisional && getComputedStyle(el).opacity === '1'; }}"
+VERDICT_TEXT = f"() => {VERDICT_BOX}.querySelector('.nnv').innerText"  # the verdict and its bars, not the score
+PROVISIONAL = f"() => {{ const el = {VERDICT_BOX}; return el && el.dataset.provisional === 'true'; }}"
+SEEN_SRC = """() => { const fig = [...document.querySelectorAll("[data-testid='stImage']")]
+    .find((el) => el.innerText.includes('what the network sees'));
+  const img = fig && fig.querySelector('img'); return img ? img.getAttribute('src') : null; }"""
+
+
 def _photo_files() -> list[dict]:
     """A few of scikit-image's photos as PNG uploads."""
     import io
@@ -66,9 +75,7 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
     verdict.wait_for()
     assert verdict.inner_text().startswith(("It reads 1", "Not sure"))  # a digit, not "does not look like a digit"
     # Provisional while more strokes may come (dimmed, marked), final once the drawing has been still for a moment.
-    box = page.locator(".st-key-cnn_verdict_drawing")
-    page.wait_for_function("el => !el.dataset.provisional && getComputedStyle(el).opacity === '1'",
-                           arg=box.element_handle(), timeout=5_000)
+    page.wait_for_function(SETTLED, timeout=5_000)
     wait_text(page, "Digit-likeness score")
     assert page.locator("img[alt], img").count() > 0
     # The deeper views cost every stroke their time only while open: closed by default, there when opened.
@@ -79,14 +86,15 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
 
     # Undo and Clear, in view under the canvas: a second stroke changes what the network sees, Undo brings back
     # exactly the one-stroke picture (Streamlit names a served image by its content), Clear empties the canvas.
-    seen = page.locator("[data-testid='stImage']").filter(has_text="what the network sees").locator("img").first
-    one_stroke = seen.get_attribute("src")
+    one_stroke = page.evaluate(SEEN_SRC)
+    one_verdict = page.evaluate(VERDICT_TEXT)
     draw_stroke(page, canvas, [(100 + 8 * i, 40) for i in range(14)])  # a bar on top: a "7"
-    page.wait_for_function("el => el.dataset.provisional === 'true'", arg=box.element_handle(), timeout=10_000)
-    page.wait_for_function("([el, src]) => el.getAttribute('src') !== src", arg=[seen.element_handle(), one_stroke])
+    page.wait_for_function(PROVISIONAL, timeout=10_000)
+    page.wait_for_function(f"src => ({SEEN_SRC})() !== src", arg=one_stroke)
     page.get_by_role("button", name="Undo the last stroke").click()
-    page.wait_for_function("([el, src]) => el.isConnected && el.getAttribute('src') === src",
-                           arg=[seen.element_handle(), one_stroke], timeout=15_000)
+    page.wait_for_function(f"src => ({SEEN_SRC})() === src", arg=one_stroke, timeout=15_000)
+    # the verdict follows the undo too (a rerun's verdict for an earlier drawing is not taken for a late one)
+    page.wait_for_function(f"text => ({VERDICT_TEXT})() === text", arg=one_verdict, timeout=5_000)
     page.get_by_role("button", name="Clear the canvas").click()
     wait_text(page, "Draw a digit on the canvas", timeout=15)
 
@@ -108,7 +116,10 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
             draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])
             page.wait_for_function("() => window.__shownAt !== null", timeout=20_000)
             pen_up.append(page.evaluate("() => window.__shownAt - window.__upAt"))
+            quick = page.evaluate(VERDICT_TEXT)
+            wait_text(page, "what the network sees")  # the rerun the canvas's message starts (200 ms after pen-up)
             wait_idle(page)
+            assert page.evaluate(VERDICT_TEXT) == quick  # the rerun says what the quick path said
             assert (page.get_by_text("saliency for").count() > 0) == (views == "open")
             button = page.get_by_role("button", name="Clear the canvas")
             clear.append(timed_click(page, button, "() => document.body.innerText.includes('Draw a digit on the canvas')")[1])
@@ -116,6 +127,15 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
         print(f"\nCNN canvas in chromium, deeper views {views}: pen-up -> verdict median "
               f"{statistics.median(pen_up):.0f} ms (min {min(pen_up):.0f}, max {max(pen_up):.0f}; the canvas sends "
               f"200 ms after pen-up); Clear -> empty canvas median {statistics.median(clear):.0f} ms")
+
+    # Clear at once after a stroke, before the quick verdict or the canvas's message: the cleared canvas is what
+    # stays, not a verdict on the drawing that was cleared.
+    for _ in range(2):
+        draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])
+        page.get_by_role("button", name="Clear the canvas").click()
+        page.wait_for_timeout(2_000)  # past the canvas's message (200 ms) and the verdict's last word (1.5 s)
+        wait_idle(page)
+        assert "Draw a digit on the canvas" in page.evaluate(f"() => {VERDICT_BOX}.innerText")
 
     # "Is it a digit?": the drawn 1 was read as a digit, with its score; a straight line and a zigzag scribble are
     # not digits; nor are photos with no digit in them (scikit-image's; the check flags over 90% of such photos and

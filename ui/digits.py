@@ -6,6 +6,7 @@ run (a bare import outside one raises), never in ``core``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,7 @@ class Digit:
     inverted: bool = False  # this picture was inverted on its way to the network
     error: str | None = None
     dark_on_light: bool = False  # the picture has dark ink on light paper (inverted or not)
+    source: str = ""  # for a drawing: which canvas, cleared or undone how often, drew it
 
 
 def _prepare(name: str, raw, invert_dark: bool = True) -> Digit:
@@ -75,33 +77,9 @@ def _prepare(name: str, raw, invert_dark: bool = True) -> Digit:
                  dark_on_light=bool(result.inverted))
 
 
-# Dims an element (by its st.container key) for ``ms`` after each new ``stamp``: a verdict on a drawing still in
-# progress looks provisional until the drawing has been still that long. Client-side only: no rerun to undim.
-_SETTLE_JS = """
-export default function(component) {
-  const { data } = component;
-  const el = document.querySelector('.st-key-' + data.target);
-  if (!el || el.dataset.stamp === data.stamp) return;
-  el.dataset.stamp = data.stamp;
-  el.dataset.provisional = 'true';
-  el.style.transition = 'opacity 0.12s';
-  el.style.opacity = '0.4';
-  clearTimeout(el._settle);
-  el._settle = setTimeout(() => { el.style.opacity = ''; delete el.dataset.provisional; }, data.ms);
-}
-"""
-SETTLE_MS = 800  # a pause between two strokes of one digit is usually shorter
-
-
-@st.cache_resource
-def _settle_component():
-    return st.components.v2.component("nn_playground.settle", js=_SETTLE_JS)
-
-
-def provisional_until_still(target: str, stamp: str, ms: int = SETTLE_MS) -> None:
-    """Show the element in ``st.container(key=target)`` as provisional (dimmed, ``data-provisional``) until
-    ``ms`` pass without a new ``stamp`` (a new drawing): a two-stroke 4 is never shown as a confident 1."""
-    _settle_component()(data={"target": target, "stamp": stamp, "ms": ms}, key=f"{target}.settle")
+def prepare_drawing(raw, invert_dark: bool = True) -> Digit:
+    """The canvas's picture as the network reads it (the page's rerun and :mod:`ui.verdict`'s quick path)."""
+    return _prepare("drawing", np.asarray(raw), invert_dark)
 
 
 def _clear(key: str) -> None:
@@ -142,9 +120,10 @@ def canvas_digit(key: str, invert_dark: bool = True) -> Digit:
                     disabled=not drawing.get("objects"), width="stretch")
     clear_col.button("Clear the canvas", key=f"{key}.clear", on_click=_clear, args=(key,), width="stretch")
     raw = None if result is None else result.image_data
+    source = f"{key}.{polarity}.{generation}.{st.session_state.get(f'{key}.undos', 0)}"
     if raw is None:
-        return Digit("drawing", None, error="Draw a digit on the canvas.")
-    return _prepare("drawing", np.asarray(raw), invert_dark)
+        return Digit("drawing", None, error="Draw a digit on the canvas.", source=source)
+    return dataclasses.replace(prepare_drawing(raw, invert_dark), source=source)
 
 
 def uploaded_digits(key: str, invert_dark: bool = True) -> list[Digit]:
