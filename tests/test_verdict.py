@@ -71,7 +71,10 @@ def test_unknown_tokens_gone_models_and_bad_bodies_are_refused(model):
     status, answer = _post("t-bad", b"not a png at all")
     assert status == 400 and "not a picture" in answer["error"]
     assert _post("t-bad", _png(np.zeros((2048, 8), np.uint8)))[0] == 400  # larger than a canvas can be
-    assert _post("t-bad", b"\0" * (verdict.MAX_BODY_BYTES + 1))[0] == 400
+    assert _post("t-bad", b"\0" * (verdict.MAX_BODY_BYTES + 1))[0] == 413  # not read past the limit
+    verdict._busy.add("t-bad")  # one read at a time per session
+    assert _post("t-bad", _png(_canvas()))[0] == 429
+    verdict._busy.discard("t-bad")
 
     gone = build_cnn(filters=(4,), dense_units=4)
     verdict._register("t-gone", gone, None, True)

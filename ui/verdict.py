@@ -129,6 +129,15 @@ def _register(token: str, model, stats, invert: bool) -> None:
             _readers.popitem(last=False)
 
 
+def _reader(token: str):
+    with _lock:
+        entry = _readers.get(token)
+    model = entry[0]() if entry else None
+    if model is None:
+        raise LookupError("no model for this token")
+    return model, entry[1], entry[2]
+
+
 def read_png(token: str, body: bytes) -> dict:
     """The quick path's work: the PNG the canvas's JS posted, read as a rerun reads the canvas's own message.
     Raises ``LookupError`` for an unknown token or a model gone, ``ValueError`` for a body that is no picture."""
@@ -136,13 +145,7 @@ def read_png(token: str, body: bytes) -> dict:
 
     from ui.digits import prepare_drawing
 
-    with _lock:
-        entry = _readers.get(token)
-    model = entry[0]() if entry else None
-    if model is None:
-        raise LookupError("no model for this token")
-    if len(body) > MAX_BODY_BYTES:
-        raise ValueError("the picture is too large")
+    model, stats, invert = _reader(token)
     try:
         picture = Image.open(io.BytesIO(body))
         if max(picture.size) > MAX_SIDE:
@@ -150,24 +153,46 @@ def read_png(token: str, body: bytes) -> dict:
         raw = np.asarray(picture)  # as streamlit_drawable_canvas decodes the drawing it sends
     except (UnidentifiedImageError, OSError) as err:
         raise ValueError(f"not a picture: {err}") from err
-    digit = prepare_drawing(raw, entry[2])
-    reading = None if digit.error else read_digit(model, entry[1], digit.image)
+    digit = prepare_drawing(raw, invert)
+    reading = None if digit.error else read_digit(model, stats, digit.image)
     return {"html": verdict_html(reading, digit), "stamp": stamp(digit), "provisional": reading is not None}
 
 
+_busy: set[str] = set()  # tokens with a read under way: one at a time per session
+
+
 async def endpoint(request):
-    """``POST /_nn/verdict/<token>`` with a PNG body: ``{"html", "stamp", "provisional"}``, 404 for an unknown
-    token, 400 for a body that is not a picture. The model runs in a worker thread, not on the server's loop."""
+    """``POST /_nn/verdict/<token>`` with a PNG body: ``{"html", "stamp", "provisional"}``; 404 for an unknown
+    token, 413 for a body over :data:`MAX_BODY_BYTES` (not read past it), 429 while the session's previous read
+    runs, 400 for a body that is not a picture. The model runs in a worker thread, not on the server's loop."""
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import JSONResponse
 
-    body = await request.body()
+    token = request.path_params["token"]
     try:
-        return JSONResponse(await run_in_threadpool(read_png, request.path_params["token"], body))
+        _reader(token)
+    except LookupError as err:
+        return JSONResponse({"error": str(err)}, status_code=404)
+    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+        return JSONResponse({"error": "the picture is too large"}, status_code=413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return JSONResponse({"error": "the picture is too large"}, status_code=413)
+    with _lock:
+        if token in _busy:
+            return JSONResponse({"error": "a read is under way"}, status_code=429)
+        _busy.add(token)
+    try:
+        return JSONResponse(await run_in_threadpool(read_png, token, bytes(body)))
     except LookupError as err:
         return JSONResponse({"error": str(err)}, status_code=404)
     except ValueError as err:
         return JSONResponse({"error": str(err)}, status_code=400)
+    finally:
+        with _lock:
+            _busy.discard(token)
 
 
 @st.cache_resource
