@@ -123,6 +123,9 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
             assert (page.get_by_text("saliency for").count() > 0) == (views == "open")
             button = page.get_by_role("button", name="Clear the canvas")
             clear.append(timed_click(page, button, "() => document.body.innerText.includes('Draw a digit on the canvas')")[1])
+            # shown at the click, and so is the empty canvas: no ink where the stroke was (the rerun mounts a new one)
+            assert page.locator("canvas.lower-canvas").first.evaluate(
+                "c => Math.max(...c.getContext('2d').getImageData(140, 60, 20, 160).data.filter((_, i) => i % 4 < 3))") == 0
             wait_idle(page)
         print(f"\nCNN canvas in chromium, deeper views {views}: pen-up -> verdict median "
               f"{statistics.median(pen_up):.0f} ms (min {min(pen_up):.0f}, max {max(pen_up):.0f}; the canvas sends "

@@ -19,6 +19,7 @@ CANVAS_SIZE = 280
 PEN_WIDTH = 22  # a 280 px canvas is 10x MNIST's 28 px; MNIST strokes are ~2-3 px wide
 POLARITIES = {"white on black": ("#FFFFFF", "#000000"), "black on white": ("#000000", "#FFFFFF")}
 MAX_UPLOADS = 12
+EMPTY_CANVAS = "Draw a digit on the canvas."
 
 
 def mnist_or_stop(kind: str, params: dict):
@@ -66,6 +67,7 @@ class Digit:
     error: str | None = None
     dark_on_light: bool = False  # the picture has dark ink on light paper (inverted or not)
     source: str = ""  # for a drawing: which canvas, cleared or undone how often, drew it
+    paper: str = ""  # for a drawing: the canvas's background colour
 
 
 def _prepare(name: str, raw, invert_dark: bool = True) -> Digit:
@@ -122,8 +124,8 @@ def canvas_digit(key: str, invert_dark: bool = True) -> Digit:
     raw = None if result is None else result.image_data
     source = f"{key}.{polarity}.{generation}.{st.session_state.get(f'{key}.undos', 0)}"
     if raw is None:
-        return Digit("drawing", None, error="Draw a digit on the canvas.", source=source)
-    return dataclasses.replace(prepare_drawing(raw, invert_dark), source=source)
+        return Digit("drawing", None, error=EMPTY_CANVAS, source=source, paper=paper)
+    return dataclasses.replace(prepare_drawing(raw, invert_dark), source=source, paper=paper)
 
 
 def uploaded_digits(key: str, invert_dark: bool = True) -> list[Digit]:

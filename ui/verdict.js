@@ -60,6 +60,31 @@ function onPenUp(event) {
   }));
 }
 
+function canvases(key) {  // the drawing canvas' two layers (fabric.js: the picture, and the stroke being drawn)
+  const host = document.querySelector(`[class*="st-key-${key}-canvas-"]`);
+  if (!host) return [];
+  const roots = [host, ...[...host.querySelectorAll('*')].filter((el) => el.shadowRoot).map((el) => el.shadowRoot)];
+  const root = roots.find((r) => r.querySelector('canvas.lower-canvas'));
+  return root ? [root.querySelector('canvas.lower-canvas'), root.querySelector('canvas.upper-canvas')] : [];
+}
+
+function onClear(event) {  // shown at the click: the fragment's rerun then mounts a new, empty canvas
+  const state = window.__nnVerdict;
+  const { data } = state || {};
+  if (!state || !state.root.isConnected || !data.paper) return;
+  if (!event.composedPath().some((el) => el.classList && el.classList.contains(`st-key-${data.canvas}-clear`))) return;
+  for (const layer of canvases(data.canvas)) {
+    const ctx = layer.getContext('2d');
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, layer.width, layer.height);
+    if (layer.classList.contains('lower-canvas')) { ctx.fillStyle = data.paper; ctx.fillRect(0, 0, layer.width, layer.height); }
+    ctx.restore();
+  }
+  state.asked += 1;  // a quick answer still in flight is for the drawing just cleared
+  show(state, data, data.empty);
+}
+
 export default function(component) {
   const { data, parentElement } = component;
   const root = parentElement.querySelector('.nnv');
@@ -70,6 +95,7 @@ export default function(component) {
   if (!window.__nnVerdictListening) {
     window.__nnVerdictListening = true;
     document.addEventListener('pointerup', onPenUp, true);
+    document.addEventListener('click', onClear, true);
   }
   // A rerun's verdict, unless it is for a drawing older than the one a quick answer already shows (the rerun of an
   // earlier stroke, come late); the latest rerun has the last word, a moment later, should no newer one come.

@@ -6,7 +6,8 @@ re-renders the fragment several times as a run starts, streams and ends). So the
 canvas and posts the picture to ``POST /_nn/verdict/<token>`` (:func:`endpoint`, a route of ``app.py``), which runs
 the *same* code as the rerun, :func:`read_digit` and :func:`verdict_html`, and answers with the verdict's HTML.
 The canvas's own message (200 ms after the pen lifts) still reruns the fragment, which renders the same HTML;
-the component keeps whichever is newer.
+the component keeps whichever is newer. "Clear the canvas" is shown at the click too (the canvas blanked, the
+empty-canvas message), before the fragment's rerun mounts the new, empty canvas.
 
 The token is this session's (``st.session_state``); the server keeps, per token, a weak reference to the current
 model and the settings that read a drawing (at most :data:`MAX_SESSIONS`), so a visitor's token reads only with
@@ -27,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+
+from ui.digits import EMPTY_CANVAS
 
 MAX_SESSIONS = 256  # readers kept (one per session); the oldest goes first
 MAX_BODY_BYTES = 2_000_000  # a 280x280 PNG is ~10 kB
@@ -209,5 +212,6 @@ def drawing_verdict(key: str, model, stats, digit, reading: Reading | None, inve
     _register(token, model, stats, invert)
     data = {"html": verdict_html(reading, digit), "stamp": stamp(digit), "provisional": reading is not None,
             "source": digit.source,  # a new source (Clear, Undo) drops a quick answer still in flight
-            "token": token, "canvas": key, "target": target, "settle_ms": SETTLE_MS}
+            "token": token, "canvas": key, "target": target, "settle_ms": SETTLE_MS, "paper": digit.paper,
+            "empty": {"html": _box("info", EMPTY_CANVAS), "stamp": f"none:{EMPTY_CANVAS}", "provisional": False}}
     _component()(data=data, key=f"{key}.verdict")
