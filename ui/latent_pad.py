@@ -45,7 +45,11 @@ export default function(component) {
   if (canvas._key !== data.key) { point = [data.x, data.y]; canvas._key = data.key; }
   if (canvas._netKey !== data.drawing_key) { canvas._net = unpackDecoder(data.decoder); canvas._netKey = data.drawing_key; }
   const net = canvas._net;
-  const img = new Image();
+  if (canvas._imageSrc !== data.image) {  // the background mosaic: decoded once per picture, not on every rerun
+    canvas._image = new Image();
+    canvas._image.src = canvas._imageSrc = data.image;
+  }
+  const img = canvas._image;
   const colors = data.colors;
   function showDecoded() {  // a rerun of the page calls this function again: decode only a new point or decoder
     const shown = `${point[0]},${point[1]}|${canvas._netKey}`;
@@ -75,8 +79,7 @@ export default function(component) {
     ctx.beginPath(); ctx.arc(px, py, 8, 0, 2 * Math.PI);
     ctx.fillStyle = '#FF4B4B'; ctx.fill(); ctx.lineWidth = 2; ctx.strokeStyle = 'white'; ctx.stroke();
   }
-  img.onload = draw;
-  img.src = data.image;
+  if (!img.complete) img.onload = draw;
   draw();
   showDecoded();
   // A click decodes at once; a drag's moves are drawn, decoded and sent at most once per animation frame.
