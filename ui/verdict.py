@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ui.digits import EMPTY_CANVAS
+from ui.digits import EMPTY_CANVAS, Digit
 
 MAX_SESSIONS = 256  # readers kept (one per session); the oldest goes first
 MAX_BODY_BYTES = 2_000_000  # a 280x280 PNG is ~10 kB
@@ -118,6 +118,11 @@ def stamp(digit) -> str:
     return hashlib.sha1(np.ascontiguousarray(digit.image).tobytes()).hexdigest()[:16]
 
 
+def answer(reading: Reading | None, digit) -> dict:
+    """What the component shows for one drawing, from a rerun or from :func:`endpoint`."""
+    return {"html": verdict_html(reading, digit), "stamp": stamp(digit), "provisional": reading is not None}
+
+
 # --- the quick path: per-session readers and the route that uses them ------------------------------------------
 
 _readers: OrderedDict[str, tuple] = OrderedDict()
@@ -158,7 +163,7 @@ def read_png(token: str, body: bytes) -> dict:
         raise ValueError(f"not a picture: {err}") from err
     digit = prepare_drawing(raw, invert)
     reading = None if digit.error else read_digit(model, stats, digit.image)
-    return {"html": verdict_html(reading, digit), "stamp": stamp(digit), "provisional": reading is not None}
+    return answer(reading, digit)
 
 
 _busy: set[str] = set()  # tokens with a read under way: one at a time per session
@@ -210,8 +215,8 @@ def drawing_verdict(key: str, model, stats, digit, reading: Reading | None, inve
     still for :data:`SETTLE_MS`."""
     token = st.session_state.setdefault("verdict.token", secrets.token_urlsafe(18))
     _register(token, model, stats, invert)
-    data = {"html": verdict_html(reading, digit), "stamp": stamp(digit), "provisional": reading is not None,
-            "source": digit.source,  # a new source (Clear, Undo) drops a quick answer still in flight
+    empty = Digit("drawing", None, error=EMPTY_CANVAS)  # shown at a click on Clear, before its rerun
+    data = {**answer(reading, digit), "source": digit.source,  # a new source (Clear, Undo) drops a quick answer
             "token": token, "canvas": key, "target": target, "settle_ms": SETTLE_MS, "paper": digit.paper,
-            "empty": {"html": _box("info", EMPTY_CANVAS), "stamp": f"none:{EMPTY_CANVAS}", "provisional": False}}
+            "empty": answer(None, empty)}
     _component()(data=data, key=f"{key}.verdict")
