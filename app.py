@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from streamlit.starlette import App
 
+import core  # noqa: F401  (first of the project: it sets TensorFlow's environment before anything imports it)
 from ui.navigation import URL_PATHS
 from ui.verdict import endpoint as verdict_endpoint
 

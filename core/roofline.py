@@ -56,10 +56,18 @@ def matmul_rate(dtype: str = "float32", n: int = 2048, seconds: float = 1.0) -> 
     return best
 
 
-def roofline(model, images_per_s: float, dtypes=("float32", "bfloat16")) -> dict:
-    """The training throughput of ``model`` as GFLOP/s and as a share of the best matmul rate in ``dtypes``."""
+def matmul_peaks(dtypes=("float32", "bfloat16"), before: dict | None = None) -> dict:
+    """The best matmul rate in each of ``dtypes``: measured now, or the better of now and ``before`` (a bench
+    measures it between its repeats, so that a moment of load on a shared machine does not lower the bar)."""
+    before = before or {}
+    return {dtype: max(matmul_rate(dtype), before.get(dtype, 0.0)) for dtype in dtypes}
+
+
+def roofline(model, images_per_s: float, dtypes=("float32", "bfloat16"), peaks: dict | None = None) -> dict:
+    """The training throughput of ``model`` as GFLOP/s and as a share of the best matmul rate in ``dtypes``
+    (``peaks``: rates measured earlier in the same run, improved on by one more measurement now)."""
     per_image = TRAINING_FACTOR * forward_flops(model)
-    peaks = {dtype: matmul_rate(dtype) for dtype in dtypes}
+    peaks = matmul_peaks(dtypes, peaks)
     best_dtype = max(peaks, key=peaks.get)
     achieved = per_image * images_per_s / 1e9
     return {"train_mflop_per_image": per_image / 1e6, "achieved_gflops": achieved,
@@ -72,3 +80,10 @@ def print_roofline(figures: dict, label: str) -> None:
     print(f"roofline: {label} trains at {figures['achieved_gflops']:.1f} GFLOP/s "
           f"({figures['train_mflop_per_image']:.1f} MFLOP per training image) = "
           f"{figures['roofline_fraction']:.0%} of this machine's best matmul rate ({peaks} GFLOP/s)")
+
+
+def onednn_enabled() -> bool:
+    """Whether this process's TensorFlow runs its oneDNN kernels (see ``core/__init__.py``)."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())

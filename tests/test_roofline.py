@@ -1,8 +1,13 @@
 """The roofline's FLOP count against a hand computation, and its rate measurement on a small product."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import pytest
 
+from core import PROJECT_ROOT as ROOT
 from core.roofline import TRAINING_FACTOR, forward_flops, matmul_rate, roofline
 
 
@@ -50,3 +55,28 @@ def test_rates_and_fraction():
     assert figures["roofline_dtype"] == "float32"
     assert figures["achieved_gflops"] == pytest.approx(TRAINING_FACTOR * forward_flops(_tiny()) * 1000 / 1e9)
     assert figures["roofline_fraction"] == pytest.approx(figures["achieved_gflops"] / figures["matmul_peak_gflops"]["float32"])
+
+
+def _child(code: str, **env) -> str:
+    """The last line a fresh Python prints after ``code``, with TF_ENABLE_ONEDNN_OPTS unset (TensorFlow's default)."""
+    env = {**{k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}, **env}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.split()[-1]
+
+
+ONEDNN = "import tensorflow\nfrom core.roofline import onednn_enabled\nprint(onednn_enabled())"
+
+
+@pytest.mark.parametrize("entry", ["import app", "import core.cli", "import core.mnist.cnn"])
+def test_the_app_and_the_cli_run_tensorflow_on_its_onednn_kernels(entry):
+    """The server (``app.py``), the CLI and a notebook importing ``core`` all train on oneDNN's kernels, which
+    TensorFlow leaves off by itself on an AVX2-only CPU like this one (about 2x the CNN's training throughput)."""
+    assert _child(f"{entry}\n{ONEDNN}") == "True"
+
+
+def test_the_benchmarks_baseline_keeps_tensorflows_own_choice():
+    """``NN_PLAYGROUND_TF_DEFAULTS``: ``core`` leaves the kernels to TensorFlow (the portfolio's baseline)."""
+    code = "import os, core\nprint(os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset'))"
+    assert _child(code, NN_PLAYGROUND_TF_DEFAULTS="1") == "unset"
+    assert _child(code) == "1"
