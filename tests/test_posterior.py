@@ -72,7 +72,8 @@ def test_kl_equals_the_numpy_closed_form_and_the_sampled_estimate(model, digits)
     assert posterior.kl_divergence([0.0, 0.0], [0.0, 0.0]) == pytest.approx([0.0])  # q = prior
     assert posterior.kl_divergence([3.0, 4.0], [0.0, 0.0]) == pytest.approx([12.5])  # |mu|^2 / 2
     split = posterior.loss_split(model, x[0], n_samples=4000)
-    assert split["kl"] == pytest.approx(expected[0], rel=1e-6)
+    # The same encoder on a batch of one vs a batch of many: float32 round-off (oneDNN's kernels differ by batch).
+    assert split["kl"] == pytest.approx(expected[0], rel=1e-5)
     assert expected.min() > 0.1  # trained: the posteriors left the prior
     # The model's single-sample KL (log q - log p over the draws) averages to the closed form.
     assert split["kl_sampled"] == pytest.approx(split["kl"], abs=0.1 + 0.05 * split["kl"])
