@@ -27,6 +27,10 @@ def _timed_fit(model, dataset, steps: int) -> float:
     return time.perf_counter() - start
 
 
+def _images_per_s(model, dataset, steps: int, batch_size: int) -> float:
+    return steps * batch_size / _timed_fit(model, dataset, steps)
+
+
 def _cnn_bench_data(rows: int):
     from core.mnist.data import load_mnist
 
@@ -45,7 +49,7 @@ def _portfolio_child() -> None:
     model, ds = build_cnn(precision="float32"), portfolio_pipeline(x, y, batch_size=batch_size).repeat()
     print(json.dumps({"onednn": onednn_enabled()}), flush=True)
     for _ in sys.stdin:
-        print(steps * batch_size / _timed_fit(model, ds, steps), flush=True)
+        print(_images_per_s(model, ds, steps, batch_size), flush=True)
 
 
 class _PortfolioAsItRan:
@@ -103,10 +107,10 @@ def bench_cnn(n_images: int | None = None, batch_size: int = 128, repeats: int =
     project_ds, _, _ = make_datasets(data, train_size=len(x), batch_size=batch_size)
     project_ds = project_ds.repeat()
     fast = resolve_precision("auto")
-    as_it_ran = _PortfolioAsItRan(rows, batch_size, steps)
     models = {"portfolio": (build_cnn(precision="float32"), baseline_ds),
               "float32": (build_cnn(precision="float32"), project_ds),
               fast: (build_cnn(precision=fast), project_ds)}
+    as_it_ran = _PortfolioAsItRan(rows, batch_size, steps)  # after the models: an error there leaves no child
     speeds = {name: [] for name in ["as_it_ran", *models]}
     peaks = None
     try:
@@ -114,7 +118,7 @@ def bench_cnn(n_images: int | None = None, batch_size: int = 128, repeats: int =
             peaks = matmul_peaks(before=peaks)  # the roofline too: the best rate seen over the whole run
             speeds["as_it_ran"].append(as_it_ran.images_per_s())
             for name, (model, ds) in models.items():
-                speeds[name].append(steps * batch_size / _timed_fit(model, ds, steps))
+                speeds[name].append(_images_per_s(model, ds, steps, batch_size))
     finally:
         as_it_ran.close()
     best = {name: max(v) for name, v in speeds.items()}
