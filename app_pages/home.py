@@ -3,23 +3,23 @@
 import streamlit as st
 
 from core.plots import ACTIVATIONS, activation_figure
+from ui.navigation import CVAE, IRIS, MNIST_CNN, RUNS, TITLE_AND_ICON
 
 st.set_page_config(page_title="Neural-network playground")
 
 st.title("🧠 Neural-network playground")
 st.markdown("Train real neural networks in your browser, watch them learn live, then poke at what they learned.")
-st.page_link("app_pages/iris.py", label="**Start here:** train the Iris classifier (a few seconds) →", icon="🌸")
+st.page_link(IRIS, label="**Start here:** train the Iris classifier (a few seconds) →", icon=TITLE_AND_ICON[IRIS][1])
 
-PAGES = (
-    ("app_pages/iris.py", "Iris", "🌸", "a 4 → 10 → 10 → 3 classifier on 150 flowers: decision regions, every "
-                                     "neuron drawn, train it one step at a time"),
-    ("app_pages/mnist_cnn.py", "MNIST CNN", "🔢", "four convolution blocks on 70,000 handwritten digits: draw a digit "
-                                              "and see what it reads, and why"),
-    ("app_pages/cvae.py", "CVAE", "🌀", "a variational auto-encoder with a 2-D latent space: drag a point and watch "
-                                     "digits morph"),
-    ("app_pages/runs.py", "Runs", "📊", "every training you ran: compare curves and settings, re-run, export, sweep"),
-)
-for column, (script, title, icon, what) in zip(st.columns(len(PAGES)), PAGES):
+WHAT = {  # what each page offers; its script, title and icon come from ui/navigation.py
+    IRIS: "a 4 → 10 → 10 → 3 classifier on 150 flowers: decision regions, every neuron drawn, train it one step at "
+          "a time",
+    MNIST_CNN: "four convolution blocks on 70,000 handwritten digits: draw a digit and see what it reads, and why",
+    CVAE: "a variational auto-encoder with a 2-D latent space: drag a point and watch digits morph",
+    RUNS: "every training you ran: compare curves and settings, re-run, export, sweep",
+}
+for column, (script, what) in zip(st.columns(len(WHAT)), WHAT.items()):
+    title, icon = TITLE_AND_ICON[script]
     column.page_link(script, label=f"**{title}**", icon=icon)
     column.caption(what)
 st.caption("Training runs in the background on the server: the curves grow live, and you can keep using the app "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.params import Param, ParamError, ParamSpace
+from ui.navigation import PAGE_OF
 from ui.text import literal
 
 SLIDER_MAX_SPAN = 1024
@@ -109,8 +110,6 @@ def query_for(kind: str, params: dict) -> dict[str, str]:
 def switch_with_params(kind: str, params: dict) -> None:
     """Go to ``kind``'s page with these settings in its widgets and in its address, so a copied link reproduces
     them (not from a callback: ``st.switch_page`` ends the script run)."""
-    from ui.session import PAGE_OF
-
     apply_params(kind, params)
     st.switch_page(PAGE_OF[kind], query_params=query_for(kind, params))
 

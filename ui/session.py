@@ -25,10 +25,6 @@ from core.registry import get_task
 from core.store import RunInfo, RunStore, default_runs_dir
 from ui.text import literal
 
-# The page of each model kind, for links and st.switch_page (the scripts streamlit_app.py's navigation registers).
-PAGE_OF = {"iris": "app_pages/iris.py", "cnn": "app_pages/mnist_cnn.py", "cnn_finetune": "app_pages/mnist_cnn.py",
-           "cvae": "app_pages/cvae.py", "latent": "app_pages/cvae.py"}
-
 OWNER_COOKIE = "nnp_owner"
 _OWNER_KEY = "browser_id"
 _OWNER_ID = re.compile(r"[0-9a-f]{32}")  # what browser_id() hands out: a uuid4 in hex

@@ -14,9 +14,9 @@ import streamlit as st
 from core.params import Param, ParamError, ParamSpace
 from core.registry import get_task
 from core.sweep import SweepError, SweepSpec, parse_vary
+from ui.navigation import RUNS
 from ui.session import job_board, owner_id, store
 
-RUNS_PAGE = "app_pages/runs.py"
 SWEEP_SLOT = "sweep"  # one sweep per browser at a time: a 2-CPU machine runs one well, not several
 
 
@@ -113,4 +113,4 @@ def sweep_panel(kind: str, base: dict) -> None:
             st.write(f"Sweep `{snap['id']}` ({snap['kind']}): {snap['phase']}, {counts['done']} done, "
                      f"{counts['running']} running, {counts['pending']} waiting, {counts['failed']} failed, "
                      f"{counts['stopped']} stopped.")
-            st.page_link(RUNS_PAGE, label="Watch it live on the Runs page", icon="📊")
+            st.page_link(RUNS, label="Watch it live on the Runs page", icon="📊")
