@@ -6,6 +6,10 @@ import numpy as np
 
 IMAGE_SHAPE = (28, 28, 1)
 BINARY_THRESHOLD = 0.5  # pixel / 255 above this is 1, else 0
+# The portfolio's settings: the defaults of build_cvae (core.cvae.model) and of the CVAE kind (core.cvae.task),
+# here because this module is light (no TensorFlow) and both read it.
+DEFAULT_LATENT_DIM = 2
+DEFAULT_LEARNING_RATE = 1e-4
 DEFAULT_BATCH_SIZE = 64
 EVAL_BATCH_SIZE = 1000  # test-set and NumPy-helper batches (no gradients, so larger is faster)
 

@@ -36,12 +36,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from core.cvae.data import IMAGE_SHAPE
+from core.cvae.data import DEFAULT_LATENT_DIM, DEFAULT_LEARNING_RATE, IMAGE_SHAPE
 
 tfd = tfp.distributions
 
-DEFAULT_LATENT_DIM = 2
-DEFAULT_LEARNING_RATE = 1e-4
 ENCODER_FILTERS = (64, 128)
 DECODER_FILTERS = (128, 64)
 KERNEL_SIZE = 3

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from core.cvae.data import DEFAULT_BATCH_SIZE, DEFAULT_LATENT_DIM, DEFAULT_LEARNING_RATE
 from core.mnist.data import DATA_PARAMS
 from core.params import Param, ParamSpace
 from core.tasks import Prepared, Task
 
 SPACE = ParamSpace((
-    Param("latent_dim", 2, "int", 1, 64, help="Size of the latent code z (2 lets you see and move through it)."),
+    Param("latent_dim", DEFAULT_LATENT_DIM, "int", 1, 64, help="Size of the latent code z (2 lets you see and move through it)."),
     Param("beta", 1.0, "float", 0.0, 10.0, step=0.1,
           help="Weight of the KL term (1 = the ELBO; >1 a smoother latent space, <1 sharper reconstructions)."),
-    Param("learning_rate", 1e-4, "float", 1e-6, 1e-1, log=True, help="Adam's step size."),
-    Param("batch_size", 64, "int", 8, 1024, help="Images per gradient step."),
+    Param("learning_rate", DEFAULT_LEARNING_RATE, "float", 1e-6, 1e-1, log=True, help="Adam's step size."),
+    Param("batch_size", DEFAULT_BATCH_SIZE, "int", 8, 1024, help="Images per gradient step."),
     Param("epochs", 10, "int", 1, 100, help="Passes over the training set."),
     Param("train_size", 60000, "int", 100, 60000, step=100, help="Training images used (capped at what the data holds)."),
     Param("seed", 42, "int", 0, 2**31 - 1, help="Seed for weights, sampling and shuffling."),
@@ -24,7 +25,7 @@ SPACE = ParamSpace((
 
 PRESETS = {
     "Quick: 10,000 images × 3 epochs": {"train_size": 10000, "epochs": 3, "learning_rate": 1e-3},
-    "Portfolio: 60,000 images × 10 epochs": {"train_size": 60000, "epochs": 10, "learning_rate": 1e-4},
+    "Portfolio: 60,000 images × 10 epochs": {"train_size": 60000, "epochs": 10, "learning_rate": DEFAULT_LEARNING_RATE},
 }
 N_RECONSTRUCTIONS = 16  # fixed test digits shown after every epoch, as in the portfolio
 MIN_TEST = 1000  # validation/test images: MNIST's 6:1 train/test ratio of the training images, at least this many

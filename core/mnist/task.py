@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.mnist.cnn import DEFAULT_LEARNING_RATE
 from core.mnist.data import DATA_PARAMS
 from core.params import Param, ParamSpace
 from core.tasks import Prepared, Task
@@ -16,7 +17,7 @@ SPACE = ParamSpace((
     Param("kernel_size", 5, "int", 1, 9, help="Side of the square convolution kernels."),
     Param("dense_units", 128, "int", 8, 1024, help="Neurons of the dense layer before the softmax."),
     Param("dropout", 0.4, "float", 0.0, 0.9, step=0.05, help="Share of dense activations dropped while training."),
-    Param("learning_rate", 1e-3, "float", 1e-5, 1.0, log=True, help="Adam's step size."),
+    Param("learning_rate", DEFAULT_LEARNING_RATE, "float", 1e-5, 1.0, log=True, help="Adam's step size."),
     Param("batch_size", 128, "int", 8, 2048, help="Images per gradient step."),
     Param("epochs", 10, "int", 1, 100, help="Passes over the training set."),
     Param("train_size", 60000, "int", 100, 60000, step=100,
