@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.cvae.latent_task import SPACE as LATENT_SPACE
 from core.cvae.task import N_RECONSTRUCTIONS, PRESETS, SPACE
+from core.figures import CVAE_TEST_ELBO
 from ui.controls import apply_params, param_controls
 from ui.digits import mnist_or_stop
 from ui.model_panel import model_panel, require_model
@@ -15,6 +16,7 @@ from ui.training_panel import training_panel
 
 KIND = "cvae"
 PREVIEW = 5
+DEFAULTS = SPACE.defaults()  # the portfolio's settings
 SEEN_FOR_DIGITS = 20_000  # images x epochs below which the decoded grid is mostly grey blur
 
 st.set_page_config(page_title="CVAE · NN playground")
@@ -34,7 +36,8 @@ with st.expander("The maths and the portfolio's network"):
     st.markdown(
         "with $\\log p(x|z)$ the negative sigmoid cross-entropy summed over pixels and $p(z) = \\mathcal N(0, I)$. "
         "The portfolio (encoder Conv 64/128 stride 2 → Dense 4; decoder Dense 7·7·32 → ConvTranspose 128/64 → 1; "
-        "Adam 1e-4, batch 64) reached a test ELBO of −156.1 after 10 epochs. **β** weighs the KL part "
+        f"Adam {DEFAULTS['learning_rate']:g}, batch {DEFAULTS['batch_size']}) reaches a test ELBO of "
+        f"−{-CVAE_TEST_ELBO:.1f} here after {DEFAULTS['epochs']} epochs. **β** weighs the KL part "
         "$\\log p(z) - \\log q(z|x)$ (β = 1 is the ELBO)."
     )
 
@@ -96,7 +99,7 @@ grid = cached(KIND, f"grid-{n}-{dims}", current.key, lambda: latent.latent_grid(
 lo, hi = latent.quantile_range()
 left, right = st.columns(2)
 left.image(grid, caption=f"decoded digits on a {n}×{n} grid, z from {lo:.2f} to {hi:.2f} in both axes", clamp=True)
-seen = int(current.params.get("train_size", 60000)) * int(current.params.get("epochs", 10))
+seen = int(current.params.get("train_size", DEFAULTS["train_size"])) * int(current.params.get("epochs", DEFAULTS["epochs"]))
 if seen < SEEN_FOR_DIGITS:
     left.caption(f"This model has seen only {seen:,} images in all: a decoder this young draws about the average "
                  "pixel (grey blurs) rather than digits. The Quick preset shows it 30,000.")

@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from core.cvae.task import SPACE as CVAE_SPACE
+from core.iris.task import SPACE as IRIS_SPACE
 from core.plots import ACTIVATIONS, activation_figure
 from ui.navigation import CVAE, IRIS, MNIST_CNN, RUNS, TITLE_AND_ICON
 
@@ -106,7 +108,8 @@ with st.expander("5 · The Adam update", expanded=False):
              r"\hat m_t = \frac{m_t}{1-\beta_1^t},\quad \hat v_t = \frac{v_t}{1-\beta_2^t},\quad "
              r"w_t = w_{t-1} - \eta\,\frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}")
     st.markdown(
-        "with $\\beta_1 = 0.9$, $\\beta_2 = 0.999$ and the **learning rate** $\\eta$ (1e-3 for the classifiers, "
-        "1e-4 for the VAE). Too large an $\\eta$ and the loss jumps around or diverges to NaN (the pages tell you "
+        "with $\\beta_1 = 0.9$, $\\beta_2 = 0.999$ and the **learning rate** $\\eta$ "
+        f"({IRIS_SPACE['learning_rate'].default:g} for the classifiers, {CVAE_SPACE['learning_rate'].default:g} "
+        "for the VAE). Too large an $\\eta$ and the loss jumps around or diverges to NaN (the pages tell you "
         "and keep the last good weights); too small and learning crawls. Try both on the Iris page."
     )

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.iris.data import EXAMPLES, FEATURES, SPECIES
+from core.iris.data import EXAMPLES, FEATURES, N_FLOWERS, SPECIES
 from core.iris.task import SPACE, TASK
 from core.tasks import Prepared
 from ui.controls import param_controls
@@ -21,13 +21,16 @@ st.title("🌸 Iris: a feed-forward classifier")
 st.markdown("A small network learns to tell three species of iris apart from four measurements of a flower. "
             "**Start here:** press **Train** (a few seconds), then classify a flower of your own below.")
 with st.expander("The maths and the portfolio's setting"):
+    d = SPACE.defaults()
     st.markdown(
         "Four measurements of a flower (sepal and petal length and width, in cm) go in; the probabilities of its "
         "three species come out. Hidden layers compute $\\mathbf{h} = \\varphi(W\\mathbf{x} + \\mathbf{b})$, the "
         "output layer $\\hat{\\mathbf{p}} = \\mathrm{softmax}(W\\mathbf{h} + \\mathbf{b})$, and an optimizer lowers "
         "the cross-entropy $L = -\\log \\hat p_y$ (plus any weight penalties). The portfolio's setting (the "
-        "defaults): two hidden ReLU layers of 10, Adam 1e-3, batch 32, 10 epochs over the 120 training flowers "
-        "repeated 20 times; 30 flowers are held out as the test set, which is also the validation curve."
+        f"defaults): {d['hidden_layers']} hidden ReLU layers of {d['units']}, Adam {d['learning_rate']:g}, batch "
+        f"{d['batch_size']}, {d['epochs']} epochs over the training flowers repeated {d['repeat']} times; "
+        f"{d['test_fraction']:.0%} of the {N_FLOWERS} flowers are held out as the test set, which is also the "
+        "validation curve."
     )
 
 st.sidebar.header("Hyper-parameters")

@@ -4,6 +4,7 @@ then draw or upload digits and see what it predicts, why, and how the augmentati
 import numpy as np
 import streamlit as st
 
+from core.figures import CNN_TEST_ACCURACY
 from core.mnist.task import PRESETS, SPACE
 from ui.cnn_correct import correct_it, personal_section
 from ui.cnn_fool import fool_the_cnn
@@ -18,19 +19,23 @@ from ui.verdict import drawing_verdict, read_digit, show_verdict
 
 KIND = "cnn"
 PREVIEW = 5  # 28 px shown as 140 px
+DEFAULTS = SPACE.defaults()  # the portfolio's network
 
 st.set_page_config(page_title="MNIST CNN · NN playground")
 st.title("🔢 MNIST: a convolutional network that reads handwriting")
 st.markdown("A network that learned to read handwritten digits from 60,000 examples. **Start here:** pick the "
             "**Quick** preset in the sidebar, press **Apply preset**, then **Train**; then draw a digit below.")
 with st.expander("The maths and the portfolio's network"):
+    k, filters = DEFAULTS["kernel_size"], [DEFAULTS[f"conv{i}_filters"] for i in range(1, 5)]
     st.markdown(
         "A convolution slides a small kernel $K$ over the image, $(I * K)[i,j] = \\sum_{u,v} I[i+u, j+v]\\,K[u,v]$, "
         "so each filter detects one local pattern wherever it appears. The portfolio's network stacks four "
-        "Conv2D(5×5, ReLU) layers of 16, 32, 64 and 128 filters, each followed by 2×2 max-pooling "
-        "(28 → 14 → 7 → 3 → 1 pixels), then Dense(128), Dropout(0.4) and a softmax over the ten digits. "
-        "It reached 99.17% test accuracy. MNIST digits are white on black; the **inversion augmentation** adds a "
-        "black-on-white copy $1 - x$ of every image, which is what lets the network read dark ink on paper."
+        f"Conv2D({k}×{k}, ReLU) layers of {', '.join(map(str, filters[:-1]))} and {filters[-1]} filters, each "
+        "followed by 2×2 max-pooling (28 → 14 → 7 → 3 → 1 pixels), then "
+        f"Dense({DEFAULTS['dense_units']}), Dropout({DEFAULTS['dropout']}) and a softmax over the ten digits. "
+        f"Trained here with these settings it reaches {CNN_TEST_ACCURACY:.2%} test accuracy. MNIST digits are white "
+        "on black; the **inversion augmentation** adds a black-on-white copy $1 - x$ of every image, which is what "
+        "lets the network read dark ink on paper."
     )
 
 st.sidebar.header("Hyper-parameters")

@@ -100,3 +100,12 @@ def test_files_stay_small_and_pages_hold_only_page_scripts():
     assert long_files == {}
     assert [str(p.relative_to(ROOT)) for p in (ROOT / "app_pages").rglob("*.py") if p.parent != ROOT / "app_pages"] == []
     assert not (ROOT / "pages").exists()  # a pages/ folder breaks st.navigation's first session (see streamlit_app.py)
+
+
+def test_readme_quotes_the_measured_figures_that_the_pages_quote():
+    """core/figures.py is the pages' one source of measured figures; README's table states the same numbers."""
+    from core.figures import CNN_TEST_ACCURACY, CVAE_TEST_ELBO
+
+    readme = (ROOT / "README.md").read_text()
+    assert f"test accuracy {CNN_TEST_ACCURACY:.2%}" in readme
+    assert f"test ELBO −{-CVAE_TEST_ELBO:.1f}" in readme

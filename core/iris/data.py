@@ -8,6 +8,7 @@ import numpy as np
 
 FEATURES = ("sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)")
 SPECIES = ("setosa", "versicolor", "virginica")
+N_FLOWERS = 150  # scikit-learn's load_iris
 SPLIT_SEED = 42  # the portfolio's train_test_split(random_state=42)
 
 # The portfolio's three new flowers, one of each species.
