@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core import PROJECT_ROOT
 from core.sweep.spec import SweepError
+from core.threads import thread_env
 
 TRIAL_CPUS = 1  # CPUs (and TensorFlow threads) per trial
 PROBE_TIMEOUT = 15.0
@@ -101,7 +102,7 @@ def check_address(address: str, timeout: float = PROBE_TIMEOUT) -> None:
 
 def _runtime_env(address: str | None) -> dict:
     """Every worker: TensorFlow bounded to the trial's CPUs, and this project's ``core`` importable."""
-    env = {var: str(TRIAL_CPUS) for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")}
+    env = thread_env(TRIAL_CPUS)
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     if os.environ.get("NN_PLAYGROUND_DETERMINISTIC"):
         env["NN_PLAYGROUND_DETERMINISTIC"] = os.environ["NN_PLAYGROUND_DETERMINISTIC"]

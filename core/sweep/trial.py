@@ -12,28 +12,15 @@ page's Stop (the model so far is kept and evaluated) and reports it.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 from core.store import jsonable
+from core.threads import bound_threads
 
 MODEL_KEY, RECORD_KEY, FINAL_KEY = "_model", "_record", "_final"  # popped by the driver before Tune logs results
-
-
-def bound_threads(n: int) -> None:
-    """TensorFlow (and OpenMP) use ``n`` threads: set before TensorFlow starts, re-applied where still possible."""
-    for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-        os.environ[var] = str(n)
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(n)
-        tf.config.threading.set_inter_op_parallelism_threads(n)
-    except RuntimeError:  # already initialised by an earlier trial of this (reused) worker, with the same bound
-        pass
 
 
 def model_bytes(model) -> bytes | None:
