@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import PROJECT_ROOT
+from core.files import write_atomic
 from core.records import check_record, owner_of, visible_to
 
 RECORD, MODEL = "run.json", "model.keras"
@@ -67,17 +68,8 @@ def default_runs_dir() -> Path:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, default=jsonable)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``data`` as JSON (NumPy values as plain numbers), written atomically (:func:`core.files.write_atomic`)."""
+    write_atomic(path, json.dumps(data, indent=1, default=jsonable).encode())
 
 
 MAX_JSON_MEMBER = 16 * 2**20  # config.json / metadata.json of this app's models are a few kB

@@ -216,6 +216,12 @@ def add_inverted(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([x, 255 - x]), np.concatenate([y, y])
 
 
+def unit_pixels(x) -> np.ndarray:
+    """Images as float32 in [0, 1]: uint8 ones divided by 255, others (already in [0, 1]) as they are."""
+    x = np.asarray(x)
+    return x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
+
+
 def normalize(x: np.ndarray) -> np.ndarray:
     """uint8 (n, 28, 28) -> float32 (n, 28, 28, 1) in [0, 1]."""
     return (np.asarray(x, dtype="float32") / 255.0)[..., None]

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.files import write_atomic
+from core.mnist.data import unit_pixels
 from core.params import Param, ParamSpace
 from core.tasks import Prepared, Task
 
@@ -101,8 +103,6 @@ class PersonalDigits:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"personal-{hashlib.sha256(data).hexdigest()[:16]}.npz"
         if not path.is_file():
-            from core.mnist.ood import write_atomic
-
             write_atomic(path, data)
         return path
 
@@ -116,9 +116,7 @@ def load_personal(path: str | Path) -> PersonalDigits:
 
 def mixed_training_set(personal_x, personal_y, mnist_x, mnist_y, repeat: int) -> tuple[np.ndarray, np.ndarray]:
     """MNIST digits (uint8 or [0, 1]) and ``repeat`` copies of each personal digit, as float32 (n, 28, 28, 1) and labels."""
-    from core.mnist.ood import _unit
-
-    x = np.concatenate([_unit(mnist_x).reshape(-1, 28, 28), np.repeat(_unit(personal_x).reshape(-1, 28, 28), repeat, 0)])
+    x = np.concatenate([unit_pixels(mnist_x).reshape(-1, 28, 28), np.repeat(unit_pixels(personal_x).reshape(-1, 28, 28), repeat, 0)])
     y = np.concatenate([np.asarray(mnist_y, dtype="int32"), np.repeat(np.asarray(personal_y, dtype="int32"), repeat)])
     return x[..., None], y
 
@@ -150,6 +148,9 @@ class FinetuneTask(Task):
     title = "MNIST CNN, fine-tuned on your digits"
     space = SPACE
     input_shape = (28, 28, 1)
+    cpus = 2
+    run_params = ("parent_run",)
+    file_params = ("digits_file",)
 
     def check_ready(self, params, store):
         if not params["parent_run"]:

@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from core.files import write_atomic
+from core.mnist.data import unit_pixels
 from core.mnist.ood_parts import Gaussians, fit_gaussians, pixel_gaussians, pixel_statistics
 
 __all__ = ["Gaussians", "OodStats", "fit_ood", "pixel_gaussians", "pixel_statistics", "score", "score_one"]
@@ -164,7 +164,7 @@ def fit_ood(model, x_train, y_train, x_test, *, augment_invert: bool = False, n_
 
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(x_train))[:n_fit]
-    xf, yf = _unit(x_train[idx]), np.asarray(y_train)[idx].astype(int)
+    xf, yf = unit_pixels(x_train[idx]), np.asarray(y_train)[idx].astype(int)
     if augment_invert:
         xf, yf = np.concatenate([xf, 1 - xf]), np.concatenate([yf, yf])
     h, _, t = _batched(model, xf)
@@ -185,11 +185,6 @@ def fit_ood(model, x_train, y_train, x_test, *, augment_invert: bool = False, n_
     return stats
 
 
-def _unit(x) -> np.ndarray:
-    x = np.asarray(x)
-    return x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
-
-
 def score(model, stats: OodStats, images) -> dict:
     """Scores of 28x28 images in [0, 1] (one or a batch), as arrays: ``score`` (combined), its parts, ``not_a_digit``,
     ``percentile`` (the share of MNIST test digits with a lower score)."""
@@ -208,17 +203,6 @@ def score_one(model, stats: OodStats, image) -> dict:
     """:func:`score` of one image as plain numbers (JSON-able), with the threshold."""
     out = {k: v[0].item() for k, v in score(model, stats, image).items()}
     return {**out, "not_a_digit": bool(out["not_a_digit"]), "threshold": stats.threshold}
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def stats_for_run(store, run_id: str, model, data=None) -> OodStats:

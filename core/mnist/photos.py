@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.mnist.data import unit_pixels
+
 
 def as_uploaded(images, size: int = 112) -> np.ndarray:
     """MNIST digits as the app's upload path hands them to the network: enlarged (bilinear) to ``size`` px, then
@@ -36,8 +38,7 @@ def as_drawn(images, scale: int = 10) -> np.ndarray:
 
 def as_stored(images) -> np.ndarray:
     """MNIST digits as a 28x28 upload of the data set's own images reaches the network: unchanged, in [0, 1]."""
-    x = np.asarray(images)
-    return (x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")).reshape(-1, 28, 28)
+    return unit_pixels(images).reshape(-1, 28, 28)
 
 
 RENDERINGS = {"uploaded": as_uploaded, "drawn": as_drawn, "stored": as_stored}  # how real digits reach the network
