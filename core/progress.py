@@ -107,6 +107,36 @@ class Progress:
                 snap["eta"] = spent * (1 - snap["fraction"]) / snap["fraction"]
         return snap
 
+    def since(self, batches: int = 0, extras: int = 0) -> dict[str, Any]:
+        r"""What changed since a reader saw ``batches`` per-batch losses and ``extras`` pictures: every field, but only
+        the newer batch losses and pictures (a worker process sends this to the server, which merges it with :meth:`merge`).
+        ``now`` is this process's clock, so the reader can shift the times into its own."""
+        with self._lock:
+            delta = {k: v for k, v in self._data.items() if k not in ("batch_loss", "extras")}
+            delta = copy.deepcopy(delta)
+            delta["batch_loss"] = list(self._data["batch_loss"][batches:])
+            delta["extras"] = copy.deepcopy(self._data["extras"][extras:])
+        delta["now"] = time.time()
+        return delta
+
+    def merge(self, delta: dict[str, Any], received: float | None = None) -> None:
+        """Apply a :meth:`since` delta of another process's Progress (the times shifted into this process's clock)."""
+        shift = (received or time.time()) - delta.get("now", received or time.time())
+        fields = {k: v for k, v in delta.items() if k not in ("batch_loss", "extras", "now", "version")}
+        for name in ("started", "finished", "training_started"):
+            if fields.get(name) is not None:
+                fields[name] += shift
+        with self._lock:
+            self._data["batch_loss"].extend(delta.get("batch_loss", ()))
+            self._data["extras"].extend(delta.get("extras", ()))
+            self._data.update(fields)
+            self._data["version"] += 1
+
+    def counts(self) -> tuple[int, int]:
+        """How many batch losses and extras this record holds (what a :meth:`since` reader has seen)."""
+        with self._lock:
+            return len(self._data["batch_loss"]), len(self._data["extras"])
+
     @property
     def status(self) -> str:
         with self._lock:

@@ -8,9 +8,11 @@ run where a good one was. The runs directory is ``$NN_PLAYGROUND_RUNS`` or ``run
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import tarfile
 import tempfile
 import time
 import uuid
@@ -144,6 +146,26 @@ def jsonable(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     return str(value)
+
+
+def model_bytes(model) -> bytes | None:
+    """The model as the bytes of a ``.keras`` file, to send to another process (None without a model)."""
+    if model is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="nn-model-") as tmp:
+        path = Path(tmp) / MODEL
+        model.save(path)
+        return path.read_bytes()
+
+
+class ModelFile:
+    """A model that arrived as the bytes of a ``.keras`` file: :meth:`RunStore.save` writes it as it is."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def save(self, path) -> None:
+        Path(path).write_bytes(self.data)
 
 
 class RunStore:
@@ -287,3 +309,48 @@ class RunStore:
         if path.suffix == ".keras" or path.exists():
             return load_model_file(path, custom_objects)
         return self.load_model(ref, custom_objects)
+
+    def pack(self, run_id: str) -> bytes:
+        """The run's folder as the bytes of a tar archive, to send to another machine (:meth:`unpack` reads it)."""
+        path = self.path(run_id)
+        self._read(path)  # only a sound run travels
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for item in sorted(path.iterdir()):
+                tar.add(item, arcname=item.name, recursive=False)
+        return buffer.getvalue()
+
+    def unpack(self, data: bytes, run_id: str | None = None, **fields) -> str:
+        """Store a run :meth:`pack` made (in a worker process, say), atomically; ``fields`` override its record's.
+
+        The archive holds plain files only; its record is checked against the schema before the run appears, so a
+        damaged archive raises :class:`DamagedRun` and leaves nothing behind. Returns the run's id here.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
+                members = tar.getmembers()
+                record = json.loads(tar.extractfile(RECORD).read()) if RECORD in tar.getnames() else None
+                if record is None or any(not m.isfile() or "/" in m.name or m.name.startswith(".") for m in members):
+                    raise DamagedRun("a packed run holds run.json and plain files only")
+                run_id = run_id or record.get("id") or self.new_id(record.get("kind", "run"))
+                self.path(run_id)  # a usable id
+                if (self.root / run_id).exists():
+                    run_id = self.new_id(record.get("kind", "run"))
+                tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run_id}-", dir=self.root))
+                try:
+                    tar.extractall(tmp, filter="data")
+                    record = {**record, **fields, "id": run_id}
+                    problem = check_record(record)
+                    if problem:
+                        raise DamagedRun(problem)
+                    write_json_atomic(tmp / RECORD, record)
+                    os.rename(tmp, self.root / run_id)
+                except BaseException:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    raise
+        except (tarfile.TarError, ValueError, KeyError) as err:
+            if isinstance(err, DamagedRun):
+                raise
+            raise DamagedRun(f"the packed run cannot be read ({type(err).__name__}: {err})") from None
+        return run_id

@@ -37,6 +37,9 @@ class Task(ABC):
     headline_metric: str = "test_accuracy"  # the one figure that sums a run up (Runs page, sweeps)
     input_shape: tuple[int, ...] = ()
     cli_inputs: str = ""  # what ``python -m core predict KIND`` reads; empty: this kind predicts nothing there
+    cpus: int = 1  # CPUs (and TensorFlow threads) of one training in a worker process (core.executor)
+    run_params: tuple[str, ...] = ()  # settings naming a stored run the training reads (sent to the worker with it)
+    file_params: tuple[str, ...] = ()  # settings naming a file the training reads (sent to the worker with it)
 
     @abstractmethod
     def prepare(self, params: dict, store=None) -> Prepared:

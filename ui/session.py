@@ -1,7 +1,8 @@
 """State of the app per browser and per server: training jobs, the current model of each kind, the runs store.
 
 Jobs belong to the server, not to a page view: one :class:`core.jobs.JobBoard` per server process
-(``st.cache_resource``) holds them by owner and slot. The owner (:func:`owner_id`) is the signed-in user when
+(``st.cache_resource``) holds them by owner and slot, and one :class:`core.executor.Executor` queues and runs them in
+worker processes (the server itself never trains). The owner (:func:`owner_id`) is the signed-in user when
 the server uses Streamlit's authentication (``st.login``), else this browser's id (:func:`browser_id`), kept
 in a cookie, so a reloaded page or a new tab of the same browser finds its running job again, while other
 browsers never see it. The same owner owns the runs its jobs save: only they can rename, share or delete them. What a page shows (the current model, derived pictures) lives in
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -19,7 +22,8 @@ from typing import Any
 
 import streamlit as st
 
-from core.jobs import JobBoard, TrainingJob
+from core.executor import Executor, RemoteJob
+from core.jobs import JobBoard
 from core.records import LOCAL_OWNER
 from core.registry import get_task
 from core.store import RunInfo, RunStore, default_runs_dir
@@ -60,12 +64,10 @@ def keep_keras_state() -> None:
     """Turn off Streamlit's after-run ``keras.backend.clear_session()`` in this server process (Keras imported).
 
     After each script run Streamlit calls it. In this app that is harmful twice: its default
-    ``free_memory=True`` runs a full ``gc.collect()`` (~400 ms per rerun once Keras is loaded), and it replaces
-    Keras' process-wide state, layer-name counters included, while training threads (and other sessions'
-    scripts) are building models: a job between two ``Conv2D(...)`` calls then got "All layers added to a
-    Sequential model should have unique names". The app keeps no Keras session state to reset (models carry
-    their own dtypes; a finished training frees its graphs, see ``core.training.free_traced_graphs``), so in
-    the server process the call does nothing. Pure Python: a training job's worker calls it too.
+    ``free_memory=True`` runs a full ``gc.collect()`` (~400 ms per rerun once Keras is loaded: ``python -m core
+    bench rerun``), and it replaces Keras' process-wide state, layer-name counters included, while other sessions'
+    scripts are loading or building models. The app keeps no Keras session state to reset (models carry their own
+    dtypes; trainings run in worker processes), so in the server process the call does nothing.
     """
     import keras
 
@@ -78,17 +80,18 @@ def keep_keras_state() -> None:
         keras.backend.clear_session = clear_session
 
 
+_TF_LOCK = threading.Lock()
+
+
 def ensure_tf() -> None:
     """Import TensorFlow/Keras once (with a spinner the first time) and keep Keras' state (:func:`keep_keras_state`).
 
-    The import goes through :func:`core.jobs.import_tensorflow`, so a page and a training job that both load
-    TensorFlow for the first time take turns instead of racing.
+    Pages of several sessions (threads of the server) that load TensorFlow for the first time take turns: Python's
+    per-module import locks can report a deadlock when two threads import a package as large and circular at once.
     """
-    from core.jobs import import_tensorflow, tensorflow_loaded
-
-    if not tensorflow_loaded():
-        with st.spinner("Loading TensorFlow (first time only)…"):
-            import_tensorflow()
+    if "keras" not in sys.modules or "tensorflow" not in sys.modules:
+        with st.spinner("Loading TensorFlow (first time only)…"), _TF_LOCK:
+            import keras  # noqa: F401  (heavy: the pages paint first, then load it)
     keep_keras_state()
 
 
@@ -209,27 +212,26 @@ def owner_label(owner: str) -> str:
     return "another user" if owner.startswith("user:") else "another visitor"
 
 
-def get_job(kind: str) -> TrainingJob | None:
+@st.cache_resource
+def executor() -> Executor:
+    """The one executor of this server process: trainings queue there and run in Ray worker processes (a local Ray
+    started on demand, or the cluster at ``RAY_ADDRESS``)."""
+    return Executor()
+
+
+def get_job(kind: str) -> RemoteJob | None:
     return job_board().get(owner_id(), kind)
 
 
-def start_job(kind: str, params: dict) -> TrainingJob:
-    """Start training ``kind`` for this browser (raises ``core.params.ParamError`` for invalid settings).
+def start_job(kind: str, params: dict) -> RemoteJob:
+    """Queue a training of ``kind`` for this visitor; it starts when the fair queue lets it (:mod:`core.scheduler`).
 
-    The job validates its settings and goes on the board; TensorFlow is imported here, in the caller's thread
-    (seconds, the first time in a server), before the worker starts (see :meth:`core.jobs.TrainingJob.start`).
-    Nothing here draws an element (a spinner in a button's callback was where a click elsewhere interrupted
-    it), and an interrupted import still starts the job: a Train click is never lost.
+    Raises before anything is queued: ``core.params.ParamError`` for invalid settings, ``ValueError`` when the task
+    cannot start (no CVAE run to encode with, say), ``core.scheduler.Busy`` / ``OwnerLimit`` when the queue is full.
+    Nothing here imports TensorFlow or draws an element: the click returns at once.
     """
-    from core.jobs import import_tensorflow
-
-    job = TrainingJob(kind, params, store=store(), owner=owner_id())  # validates
+    job = executor().submit(kind, params, store=store(), owner=owner_id())
     job_board().put(owner_id(), kind, job)
-    try:
-        import_tensorflow()
-    finally:
-        job.start()  # imports TensorFlow itself if the line above was interrupted
-        keep_keras_state()  # before this script run ends with Streamlit's clear_session
     return job
 
 
@@ -250,7 +252,7 @@ def set_current(kind: str, current: Current | None) -> None:
         _slot("current")[kind] = current
 
 
-def adopt(kind: str, job: TrainingJob) -> bool:
+def adopt(kind: str, job: RemoteJob) -> bool:
     """Mark a finished job as seen by this page view; True the first time only (then its model becomes current)."""
     adopted = _slot("adopted")
     if adopted.get(kind) is job:
@@ -259,7 +261,7 @@ def adopt(kind: str, job: TrainingJob) -> bool:
     return True
 
 
-def adopted(kind: str, job: TrainingJob) -> bool:
+def adopted(kind: str, job: RemoteJob) -> bool:
     return _slot("adopted").get(kind) is job
 
 

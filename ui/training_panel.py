@@ -1,8 +1,9 @@
 """The Train / Stop panel with live curves, shared by every model page.
 
-The job trains in a background thread (:class:`core.jobs.TrainingJob`) and belongs to the server's job board
-under this browser's id; a fragment that reruns twice a second draws its progress, so the rest of the page stays
-usable while it runs, and the job keeps running when the user visits another page or reloads this one.
+Train queues a job on the server's executor (:mod:`core.executor`): it waits its turn in the fair queue (the panel
+says where it stands and about how long until it starts), then trains in a worker process. The job belongs to the
+server's job board under this visitor's id; a fragment that reruns twice a second draws its progress, so the rest
+of the page stays usable, and the job keeps running when the user visits another page or reloads this one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from core.params import ParamError
 from core.plots import curves_figure
 from core.progress import FAILED, FINISHED, STOPPED, format_seconds
 from core.registry import get_task
+from core.scheduler import Busy, OwnerLimit
+from core.store import RunNotFound
 from ui.session import Current, adopt, adopted, get_job, set_current, start_job
 
 REFRESH_SECONDS = 0.5
@@ -34,7 +37,9 @@ def _start(kind: str, params: dict) -> None:
     st.session_state.pop(f"{kind}.train_error", None)
     try:
         start_job(kind, params)
-    except ParamError as err:
+    except (Busy, OwnerLimit) as err:
+        st.session_state[f"{kind}.train_error"] = str(err)
+    except (ParamError, ValueError, RunNotFound) as err:
         st.session_state[f"{kind}.train_error"] = f"Cannot train: {err}"
 
 
@@ -44,9 +49,11 @@ def _stop(kind: str) -> None:
         job.stop()
 
 
-def _status_line(snap: dict) -> str:
+def _status_line(snap: dict, waiting: str = "") -> str:
     """What the job does now, how long it has run and (once measured from its step rate) how long it has left."""
     phase = snap["phase"]
+    if phase == "queued" and waiting:
+        return waiting
     elapsed = format_seconds(snap["elapsed"])
     left = f", about {format_seconds(snap['eta'])} left" if snap.get("eta") is not None else ""
     if phase == "training":
@@ -68,7 +75,7 @@ def _show_progress(kind: str, extra=None) -> None:
         # It just ended: a full run adopts its model and shows the results below the curves. Asked for before
         # this run draws anything, so no element of it is left half-replaced by the full run's.
         st.rerun()
-    st.progress(min(max(snap["fraction"], 0.0), 1.0), text=_status_line(snap))
+    st.progress(min(max(snap["fraction"], 0.0), 1.0), text=_status_line(snap, job.waiting_text()))
     if snap.get("warning"):
         st.warning(snap["warning"])  # it says to try the log-scale axis (the toggle below)
     if snap.get("data"):
@@ -84,6 +91,8 @@ def _show_progress(kind: str, extra=None) -> None:
         if snap["details"]:
             with st.expander("Details"):
                 st.code(snap["details"])
+    elif snap["status"] == STOPPED and snap["phase"] == "cancelled":
+        st.info("Cancelled before it started: nothing was trained.")
     elif snap["status"] == STOPPED:
         st.warning("Stopped by you: the model trained so far is kept" +
                    (f" and saved as run `{snap['run_id']}`." if snap["run_id"] else "."))

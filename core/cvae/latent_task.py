@@ -22,6 +22,7 @@ SPACE = ParamSpace((
 
 class LatentTask(Task):
     kind = "latent"
+    run_params = ("cvae_run",)
     title = "Latent classifier"
     space = SPACE
 

@@ -43,6 +43,7 @@ class CvaeTask(Task):
     curve_metrics = ("loss", "elbo")
     headline_metric = "test_elbo"
     input_shape = (28, 28, 1)
+    cpus = 2
 
     def prepare(self, params, store=None):
         from core.cvae.data import binarize, make_cvae_datasets

@@ -73,6 +73,7 @@ class CnnTask(Task):
     title = "MNIST CNN"
     space = SPACE
     input_shape = (28, 28, 1)
+    cpus = 2
     cli_inputs = "image files (PNG/JPEG) of digits"
 
     def prepare(self, params, store=None):

@@ -1,0 +1,138 @@
+"""One training job as it runs in a Ray worker process, on this machine or on a cluster's.
+
+The server (:mod:`core.executor`) sends the job as plain data: kind, settings, the run record's fields, and any
+stored runs or files the task reads (a latent classifier reads its CVAE run), packed as bytes so that no shared disk
+is needed. The worker trains with :func:`core.training.run_training`, exactly as the server once did, into a
+temporary run store of its own, and returns the saved run packed as bytes; the server unpacks it into its store.
+
+While it trains, a thread sends the progress (per-batch losses, per-epoch metrics, phase) to the server's mailbox
+actor twice a second and reads back whether the owner pressed Stop. After every epoch the worker also leaves a
+checkpoint there (the run's record so far and the model's weights), so a worker killed mid-training (out of memory,
+``kill -9``, a machine that left the cluster) still leaves its last completed epoch as a run.
+
+Ray starts the worker process with TensorFlow's thread pools bounded to the job's CPUs (environment variables set
+before TensorFlow is imported: :func:`core.threads.thread_env`) and reuses it for later jobs of the same CPU need,
+so TensorFlow is imported once per worker, not once per training. The worker lowers its own OS priority
+(:data:`WORKER_NICE`): on the machine that also serves the pages, drawing and page switches come first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from core.progress import FAILED, Progress
+from core.registry import get_task
+from core.store import RunStore, jsonable, model_bytes
+
+WORKER_NICE = 10  # the OS priority of a training worker: below the web server's (0)
+PUBLISH_SECONDS = 0.5  # progress reaches the server twice a second; Stop is read back as often
+
+
+def lower_priority(nice: int = WORKER_NICE) -> None:
+    """Run this process at ``nice`` (absolute, so a reused worker does not sink further with every job)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), nice))
+    except (OSError, AttributeError):  # not permitted, or not Linux: the job still runs
+        pass
+
+
+class _Publisher:
+    """Send the progress to the mailbox every :data:`PUBLISH_SECONDS` and set ``stop_event`` when Stop was pressed."""
+
+    def __init__(self, job_id: str, mailbox, progress: Progress, stop_event: threading.Event):
+        self.job_id, self.mailbox, self.progress, self.stop_event = job_id, mailbox, progress, stop_event
+        self.seen = (0, 0)  # batch losses and pictures already delivered
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name=f"publish-{job_id}", daemon=True)
+
+    def send(self) -> None:
+        import ray
+
+        counts = self.progress.counts()
+        delta = self.progress.since(*self.seen)
+        try:
+            if ray.get(self.mailbox.publish.remote(self.job_id, delta), timeout=30):
+                self.stop_event.set()
+            self.seen = counts
+        except Exception:  # the server is busy or gone: the next round sends what this one did not
+            pass
+
+    def _loop(self) -> None:
+        while not self.done.wait(PUBLISH_SECONDS):
+            self.send()
+
+    def __enter__(self) -> _Publisher:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join()
+        self.send()  # the final state
+
+
+def _checkpoint_callback(job: dict, task, params: dict, progress: Progress, mailbox, started: float):
+    """A Keras callback that leaves each completed epoch's record and weights in the mailbox (see module doc)."""
+    import keras
+
+    from core.training import run_record
+
+    class Checkpoint(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snap = progress.snapshot()
+            if snap["epoch"] != epoch + 1:  # a NaN epoch: the trainer restores the last good one itself
+                return
+            fields = run_record(task, params, snap.get("data") or {}, snap, FAILED, None, {}, started)
+            record = json.dumps({**fields, **job["record"]}, default=jsonable)
+            mailbox.checkpoint.remote(job["id"], record, model_bytes(self.model))
+
+    return Checkpoint()
+
+
+def run_job(job: dict, mailbox) -> dict:
+    """Train ``job`` (see :class:`core.executor.Executor` for its fields) and return the outcome.
+
+    Returns ``{"status", "error", "details", "metrics", "run"}``, ``run`` being the saved run packed as bytes (None
+    when nothing was saved). Training problems (a NaN loss, an exception, a stop) end the run as they do anywhere
+    (:func:`core.training.run_training`); this function raises only if the worker itself cannot work.
+    """
+    lower_priority()
+    from core.training import run_training
+
+    task = get_task(job["kind"])
+    workdir = Path(tempfile.mkdtemp(prefix=f"nn-job-{job['id']}-"))
+    try:
+        store = RunStore(workdir / "runs")
+        for packed in job.get("runs", {}).values():
+            store.unpack(packed)
+        params = dict(job["params"])
+        for name, (filename, data) in job.get("files", {}).items():
+            path = workdir / "files" / name / filename
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            params[name] = str(path)
+        progress, stop_event, started = Progress(params.get("epochs", 0)), threading.Event(), time.time()
+        checkpoint = _checkpoint_callback(job, task, params, progress, mailbox, started)
+        with _Publisher(job["id"], mailbox, progress, stop_event):
+            result = run_training(task, params, progress=progress, stop_event=stop_event, store=store,
+                                  record=job["record"],
+                                  callbacks=(checkpoint,))
+        snap = progress.snapshot()
+        return {"status": result.status, "error": result.error, "details": snap["details"],
+                "metrics": result.metrics, "run": store.pack(result.run_id) if result.run_id else None}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def warm() -> int:
+    """Import TensorFlow and the training code in this worker (sent once per CPU need when the executor starts)."""
+    lower_priority()
+    import core.training  # noqa: F401
+
+    return os.getpid()
