@@ -18,7 +18,7 @@ ACTIVATIONS = {
 }
 
 
-def _layout(fig: go.Figure, height: int = 320, **kw) -> go.Figure:
+def apply_layout(fig: go.Figure, height: int = 320, **kw) -> go.Figure:
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.28), **kw)
     return fig
 
@@ -32,7 +32,7 @@ def activation_figure(name: str, lo: float = -6.0, hi: float = 6.0, logits=(2.0,
         fig = go.Figure(go.Bar(x=[f"z{i + 1} = {v:g}" for i, v in enumerate(z)], y=p, marker_color=PALETTE[:len(z)],
                                text=[f"{v:.2f}" for v in p], textposition="outside"))
         fig.update_yaxes(range=[0, 1.1], title="probability")
-        return _layout(fig, title="softmax turns scores into probabilities that sum to 1")
+        return apply_layout(fig, title="softmax turns scores into probabilities that sum to 1")
     x = np.linspace(lo, hi, 400)
     f = ACTIVATIONS[name][1]
     y = f(x)
@@ -41,7 +41,7 @@ def activation_figure(name: str, lo: float = -6.0, hi: float = 6.0, logits=(2.0,
     fig.add_scatter(x=x, y=y, name=name, line=dict(width=3))
     fig.add_scatter(x=x, y=dy, name="derivative", line=dict(dash="dot"))
     fig.update_xaxes(title="x", zeroline=True)
-    return _layout(fig, title=f"{name} and its derivative")
+    return apply_layout(fig, title=f"{name} and its derivative")
 
 
 def curves_figure(progress: dict, metrics: tuple[str, ...] = ("loss", "accuracy"), title: str = "",
@@ -67,7 +67,7 @@ def curves_figure(progress: dict, metrics: tuple[str, ...] = ("loss", "accuracy"
         fig.update_xaxes(title_text="epoch", row=1, col=col, rangemode="tozero")
         if log_loss and "loss" in metric:
             fig.update_yaxes(type="log", row=1, col=col)
-    return _layout(fig, title=title, uirevision="curves")
+    return apply_layout(fig, title=title, uirevision="curves")
 
 
 def overlay_figure(runs: list[dict], metric: str, labels: list[str]) -> go.Figure:
@@ -83,7 +83,7 @@ def overlay_figure(runs: list[dict], metric: str, labels: list[str]) -> go.Figur
                                 name=f"{label} ({part})", line=dict(color=color, dash=dash))
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title=metric.replace("_", " "))
-    return _layout(fig, height=380)
+    return apply_layout(fig, height=380)
 
 
 def confusion_figure(matrix, labels) -> go.Figure:
@@ -93,7 +93,7 @@ def confusion_figure(matrix, labels) -> go.Figure:
                                text=m, texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
     fig.update_xaxes(title="predicted", side="bottom", type="category")
     fig.update_yaxes(title="true", autorange="reversed", type="category")
-    return _layout(fig, height=300 + 12 * len(labels), title="confusion matrix (test set)")
+    return apply_layout(fig, height=300 + 12 * len(labels), title="confusion matrix (test set)")
 
 
 def probability_figure(probs, labels, highlight: int | None = None) -> go.Figure:
@@ -105,7 +105,7 @@ def probability_figure(probs, labels, highlight: int | None = None) -> go.Figure
                            text=[f"{p:.1%}" for p in probs], textposition="outside"))
     fig.update_yaxes(range=[0, 1.15], title="probability", tickformat=".0%")
     fig.update_xaxes(type="category")
-    return _layout(fig, height=280)
+    return apply_layout(fig, height=280)
 
 
 def svg_frame(width: int, height: int, plot: tuple, y_labels) -> list[str]:
@@ -171,7 +171,7 @@ def decision_regions_figure(regions, true_labels, predicted, class_names) -> go.
                     hoverinfo="skip")
     fig.update_xaxes(title=regions.axis_titles[0], range=[float(xs[0]), float(xs[-1])])
     fig.update_yaxes(title=regions.axis_titles[1], range=[float(ys[0]), float(ys[-1])], autorange=None)
-    return _layout(fig, height=420, title=regions.title)
+    return apply_layout(fig, height=420, title=regions.title)
 
 
 def image_grid(images, ncols: int = 8, pad: int = 1, fill: float = 1.0) -> np.ndarray:
@@ -249,7 +249,7 @@ def latent_scatter(means, labels, dims=(0, 1), extent=None, marks=None, height: 
                         marker=dict(symbol="star", size=18, color="black", line=dict(color="white", width=1)))
     fig.update_xaxes(title=f"z{dims[0]}")
     fig.update_yaxes(title=f"z{dims[1]}")
-    return _layout(fig, height=height)
+    return apply_layout(fig, height=height)
 
 
 def score_histogram_figure(reference_scores, score: float, threshold: float, height: int = 200) -> go.Figure:
@@ -264,4 +264,4 @@ def score_histogram_figure(reference_scores, score: float, threshold: float, hei
     fig.update_xaxes(title="score: distance from the digits it learned (higher = less like a digit)",
                      range=[0, top])
     fig.update_yaxes(title="digits", showticklabels=False)
-    return _layout(fig, height=height, showlegend=False)
+    return apply_layout(fig, height=height, showlegend=False)

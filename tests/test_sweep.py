@@ -134,7 +134,7 @@ def test_bands_and_confidence_intervals_equal_numpy_on_the_stored_curves(lr_swee
 
 
 def test_sweep_figures_have_a_band_per_configuration_and_parallel_coordinates(lr_sweep):
-    from core.sweep_plots import bands_figure, parallel_coordinates_figure
+    from core.sweep.plots import bands_figure, parallel_coordinates_figure
 
     _, store, snap, _ = lr_sweep
     runs = sweep_stats.sweep_runs(store, snap["id"])

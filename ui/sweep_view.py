@@ -12,6 +12,7 @@ import math
 import streamlit as st
 
 from core.registry import get_task
+from core.sweep.plots import bands_figure, parallel_coordinates_figure
 from core.sweep.stats import (
     best_config,
     epoch_bands,
@@ -22,7 +23,6 @@ from core.sweep.stats import (
     snapshot_records,
     sweep_runs,
 )
-from core.sweep_plots import bands_figure, parallel_coordinates_figure
 from ui.controls import switch_with_params
 from ui.session import owner_id, store
 from ui.sweep_panel import get_sweep

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from core.registry import get_task
 from core.sweep.runner import config_label
 
 
@@ -19,8 +20,6 @@ def higher_is_better(metric: str) -> bool:
 
 def headline_metric(records: list[dict]) -> str:
     """The task's one summary figure (``test_accuracy``, ``test_elbo``) for the runs' model kind."""
-    from core.registry import get_task
-
     kinds = {r.get("kind") for r in records}
     try:
         return get_task(next(iter(kinds))).headline_metric if len(kinds) == 1 else "test_accuracy"
@@ -95,7 +94,8 @@ def epoch_bands(records: list[dict], metric: str) -> list[dict]:
     return bands
 
 
-def _final(rec: dict, metric: str) -> float | None:
+def final_value(rec: dict, metric: str) -> float | None:
+    """A finished run's final ``metric`` as a float; None for a run not done or a missing or non-finite value."""
     value = rec.get("metrics", {}).get(metric)
     if rec.get("status") != "done" or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -120,7 +120,7 @@ def final_summary(records: list[dict], metric: str | None = None, confidence: fl
     metric = metric or headline_metric(records)
     rows = []
     for group in group_by_config(records):
-        values = [v for v in (_final(r, metric) for r in group["runs"]) if v is not None]
+        values = [v for v in (final_value(r, metric) for r in group["runs"]) if v is not None]
         mean, std = _mean_std(values) if values else (float("nan"), float("nan"))
         low, high = confidence_interval(values, confidence)
         rows.append({"config": group["config"], "label": group["label"], "metric": metric, "values": values,
@@ -138,14 +138,13 @@ def best_config(records: list[dict], metric: str | None = None) -> dict | None:
     return dict(rows[0]["config"]) if rows else None
 
 
-def _encode(records: list[dict], names: list[str]):
-    """Feature matrix: numbers as they are (log10 where the Param is log-scaled), other values as category codes."""
-    import numpy as np
-
-    from core.registry import get_task
-
+def setting_columns(records: list[dict], names: list[str]) -> list[dict]:
+    """The swept settings ``names`` of ``records`` as numbers, one column each: ``{"name", "values", "log",
+    "categories"}``. Numbers as they are, log10 where the kind's Param is log-scaled (``log``: the values' actual
+    numbers are ``10 ** v``); other values (choices, booleans) as the index of ``str(value)`` in the sorted
+    ``categories``. The one encoding behind parameter importance and the parallel-coordinates figure."""
     try:
-        space = get_task(records[0].get("kind")).space
+        space = get_task(records[0].get("kind")).space if records else None
     except KeyError:
         space = None
     columns = []
@@ -153,12 +152,21 @@ def _encode(records: list[dict], names: list[str]):
         values = [r.get("sweep_config", {}).get(name) for r in records]
         param = space[name] if space is not None and name in space.names() else None
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            col = [math.log10(v) if param is not None and param.log and v > 0 else float(v) for v in values]
+            log = param is not None and param.log and all(v > 0 for v in values)
+            columns.append({"name": name, "values": [math.log10(v) if log else float(v) for v in values], "log": log,
+                            "categories": None})
         else:
-            codes = {v: i for i, v in enumerate(sorted({str(v) for v in values}))}
-            col = [float(codes[str(v)]) for v in values]
-        columns.append(col)
-    return np.asarray(columns, dtype=float).T
+            categories = sorted({str(v) for v in values})
+            columns.append({"name": name, "values": [float(categories.index(str(v))) for v in values], "log": False,
+                            "categories": categories})
+    return columns
+
+
+def _features(records: list[dict], names: list[str]):
+    """Feature matrix (records x settings) of :func:`setting_columns`."""
+    import numpy as np
+
+    return np.asarray([c["values"] for c in setting_columns(records, names)], dtype=float).T
 
 
 def parameter_importance(records: list[dict], metric: str | None = None, n_repeats: int = 20,
@@ -167,7 +175,7 @@ def parameter_importance(records: list[dict], metric: str | None = None, n_repea
     and its permutation importance over the finished trials. ``{"ranking": [{"name", "importance", "std"}],
     "note": text or None}``, most important first; an empty ranking (with the reason) when it cannot be told."""
     metric = metric or headline_metric(records)
-    usable = [r for r in records if _final(r, metric) is not None]
+    usable = [r for r in records if final_value(r, metric) is not None]
     names = sorted({k for r in records for k in r.get("sweep_config", {})})
     if not names:
         return {"ranking": [], "note": "no hyper-parameter was varied (only seeds)"}
@@ -177,11 +185,11 @@ def parameter_importance(records: list[dict], metric: str | None = None, n_repea
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.inspection import permutation_importance
 
-    y = np.asarray([_final(r, metric) for r in usable])
+    y = np.asarray([final_value(r, metric) for r in usable])
     if np.ptp(y) == 0:
         return {"ranking": [{"name": n, "importance": 0.0, "std": 0.0} for n in names],
                 "note": f"every finished trial scored the same {metric}"}
-    x = _encode(usable, names)
+    x = _features(usable, names)
     forest = RandomForestRegressor(n_estimators=200, random_state=seed).fit(x, y)
     result = permutation_importance(forest, x, y, n_repeats=n_repeats, random_state=seed)
     ranking = sorted(({"name": n, "importance": float(m), "std": float(s)}

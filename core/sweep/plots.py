@@ -6,11 +6,10 @@ same palette and layout as :mod:`core.plots`.
 
 from __future__ import annotations
 
-import math
-
 import plotly.graph_objects as go
 
-from core.plots import PALETTE, _layout
+from core.plots import PALETTE, apply_layout
+from core.sweep.stats import final_value, headline_metric, higher_is_better, setting_columns
 
 
 def _rgba(color: str, alpha: float) -> str:
@@ -36,7 +35,7 @@ def bands_figure(bands: list[dict], metric: str, title: str = "") -> go.Figure:
                         hovertemplate="epoch %{x}: %{y:.4f} ± %{customdata[0]:.4f} (n=%{customdata[1]})")
     fig.update_xaxes(title="epoch", dtick=1)
     fig.update_yaxes(title=metric.replace("_", " "))
-    return _layout(fig, title=title or f"{metric.replace('_', ' ')}: mean ± std across seeds", uirevision="bands")
+    return apply_layout(fig, title=title or f"{metric.replace('_', ' ')}: mean ± std across seeds", uirevision="bands")
 
 
 def parallel_coordinates_figure(records: list[dict], metric: str | None = None, title: str = "") -> go.Figure:
@@ -45,36 +44,25 @@ def parallel_coordinates_figure(records: list[dict], metric: str | None = None, 
     Log-scaled settings (learning rates) are drawn as log10 with the actual values as tick labels; choices get
     one tick per value.
     """
-    from core.registry import get_task
-    from core.sweep.stats import _final, headline_metric, higher_is_better
-
     metric = metric or headline_metric(records)
-    rows = [r for r in records if _final(r, metric) is not None]
+    rows = [r for r in records if final_value(r, metric) is not None]
     names = sorted({k for r in records for k in r.get("sweep_config", {})})
-    try:
-        space = get_task(records[0]["kind"]).space if records else None
-    except KeyError:
-        space = None
     dims = []
-    for name in names:
-        values = [r.get("sweep_config", {}).get(name) for r in rows]
-        param = space[name] if space is not None and name in space.names() else None
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-        if numeric and param is not None and param.log and all(v > 0 for v in values):
+    for column in setting_columns(rows, names):
+        name, values = column["name"], column["values"]
+        if column["log"]:
             distinct = sorted(set(values))
             ticks = distinct if len(distinct) <= 8 else None
-            dims.append(dict(label=f"{name} (log10)", values=[math.log10(v) for v in values],
-                             tickvals=[math.log10(v) for v in ticks] if ticks else None,
-                             ticktext=[f"{v:g}" for v in ticks] if ticks else None))
-        elif numeric:
-            dims.append(dict(label=name, values=[float(v) for v in values]))
+            dims.append(dict(label=f"{name} (log10)", values=values, tickvals=ticks,
+                             ticktext=[f"{10 ** v:g}" for v in ticks] if ticks else None))
+        elif column["categories"] is None:
+            dims.append(dict(label=name, values=values))
         else:
-            cats = sorted({str(v) for v in values})
-            dims.append(dict(label=name, values=[cats.index(str(v)) for v in values],
-                             tickvals=list(range(len(cats))), ticktext=cats))
-    scores = [_final(r, metric) for r in rows]
+            dims.append(dict(label=name, values=values, tickvals=list(range(len(column["categories"]))),
+                             ticktext=column["categories"]))
+    scores = [final_value(r, metric) for r in rows]
     dims.append(dict(label=metric.replace("_", " "), values=scores))
     scale = "Viridis" if higher_is_better(metric) else "Viridis_r"
     fig = go.Figure(go.Parcoords(dimensions=dims, line=dict(color=scores, colorscale=scale, showscale=True,
                                                             colorbar=dict(title=metric.replace("_", " ")))))
-    return _layout(fig, height=360, title=title or f"settings -> final {metric.replace('_', ' ')} ({len(rows)} runs)")
+    return apply_layout(fig, height=360, title=title or f"settings -> final {metric.replace('_', ' ')} ({len(rows)} runs)")
