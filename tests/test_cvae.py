@@ -12,8 +12,9 @@ import pytest
 import tensorflow as tf
 from scipy import stats
 
-from core.cvae import bench, elbo, latent, latent_task
+from core.cli import bench_cvae as bench
 from core.cvae import data as cdata
+from core.cvae import elbo, latent, latent_task
 from core.cvae import model as cvae
 
 MNIST = Path(os.environ.get("MNIST_PATH") or "/work/shared/data/mnist.npz")

@@ -17,6 +17,8 @@ import time
 import numpy as np
 
 from core import PROJECT_ROOT
+from core.cli.bench_cvae import bench_cvae
+from core.cli.bench_lessons import bench_attack, bench_ood
 
 
 def _timed_fit(model, dataset, steps: int) -> float:
@@ -38,7 +40,7 @@ def _cnn_bench_data(rows: int):
     return data, data.x_train[:rows], data.y_train[:rows]
 
 
-def _portfolio_child() -> None:
+def portfolio_child() -> None:
     """The child of :class:`_PortfolioAsItRan`: ``python -c ... rows batch_size steps``; one line in, one figure out."""
     rows, batch_size, steps = (int(a) for a in sys.argv[1:4])
     from core.mnist.cnn import build_cnn
@@ -62,7 +64,7 @@ class _PortfolioAsItRan:
         env["NN_PLAYGROUND_TF_DEFAULTS"] = "1"
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in close())
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", "from core.bench import _portfolio_child; _portfolio_child()",
+            [sys.executable, "-c", "from core.cli.bench import portfolio_child; portfolio_child()",
              str(rows), str(batch_size), str(steps)],
             cwd=PROJECT_ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True)
         self.onednn = json.loads(self._line())["onednn"]
@@ -276,11 +278,9 @@ def bench_memory(n_images: int | None = None) -> dict:
     return figures
 
 
-from core.cvae.bench import bench_cvae  # noqa: E402, I001  (beside the table it fills)
-from core.mnist.lessons_bench import bench_attack, bench_ood  # noqa: E402
 BENCHES = {
-    "attack": bench_attack, "ood": bench_ood,  # core/mnist/lessons_bench.py
-    "cvae": bench_cvae,  # core/cvae/bench.py
+    "attack": bench_attack, "ood": bench_ood,  # core/cli/bench_lessons.py
+    "cvae": bench_cvae,  # core/cli/bench_cvae.py
     "cnn": bench_cnn, "iris": bench_iris,
     "memory": bench_memory, "rerun": bench_rerun, "sweep": bench_sweep,
 }

@@ -16,8 +16,11 @@ import argparse
 import json
 import sys
 
-from core import runs_cli, sweep_cli
+from core.cli import runs as runs_cli
+from core.cli import sweep as sweep_cli
+from core.cli.bench import BENCHES, run_bench
 from core.registry import get_task, kinds
+from core.store import ModelLoadError, RunNotFound, RunStore
 
 
 def fail(message: str) -> int:
@@ -27,8 +30,6 @@ def fail(message: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.bench import BENCHES
-
     parser = argparse.ArgumentParser(prog="python -m core", description="Train, use and compare the playground's models.")
     parser.add_argument("--runs-dir", default=None, help="runs directory (default $NN_PLAYGROUND_RUNS or ./runs)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -68,8 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _store(args):
-    from core.store import RunStore
-
     return RunStore(args.runs_dir)
 
 
@@ -78,8 +77,7 @@ def cmd_train(args) -> int:
     params, problems = task.space.from_flags(args)
     if problems:
         return fail("; ".join(problems))
-    from core.store import RunNotFound
-    from core.training import run_training
+    from core.training import run_training  # pulls TensorFlow: only when training
 
     store = _store(args)
     try:
@@ -108,8 +106,6 @@ def cmd_train(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from core.store import ModelLoadError, RunNotFound
-
     task = get_task(args.kind)
     try:
         model = _store(args).resolve_model(args.model, task.custom_objects())
@@ -131,8 +127,6 @@ def cmd_predict(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from core.bench import run_bench
-
     figures = run_bench(args.kind, n_images=args.images)
     if args.json:
         print(json.dumps(figures, default=str))
