@@ -185,6 +185,11 @@ def cluster_cpus() -> int:
     return int(ray.cluster_resources().get("CPU", 0)) if ray.is_initialized() else 0
 
 
+def connected_to(address: str | None) -> bool:
+    """True when this process is connected to Ray at ``address`` (None: the local Ray it started)."""
+    return _connected.get("address", False) == address
+
+
 def shutdown() -> None:
     """Disconnect from Ray (stopping the local Ray this process started); a later sweep connects again.
 

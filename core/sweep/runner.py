@@ -18,6 +18,8 @@ import uuid
 from pathlib import Path
 
 from core.progress import DONE, FAILED, RUNNING, STOPPED
+from core.store import RunStore
+from core.sweep.connect import check_address, connected_to, ensure_ray, resolve_address
 from core.sweep.spec import SweepError, SweepSpec
 
 PENDING = "pending"
@@ -52,8 +54,6 @@ class Sweep:
 
     def __init__(self, spec: SweepSpec, store=None, *, sweep_id: str | None = None, record: dict | None = None,
                  on_event=None):
-        from core.store import RunStore
-
         self.spec = spec
         self.store = store if store is not None else RunStore()
         self.id = sweep_id or new_sweep_id(spec.kind)
@@ -78,21 +78,13 @@ class Sweep:
     # --- control -------------------------------------------------------------------------------------------
     def start(self) -> Sweep:
         """Start in a daemon thread. A cluster address is checked first: :class:`SweepError` when unreachable."""
-        from core.sweep.connect import check_address, resolve_address
-
         address = resolve_address(self.spec.address)
-        if address is not None and not self._connected_to(address):
+        if address is not None and not connected_to(address):
             check_address(address)
         self._update(status=RUNNING, phase="starting Ray", started=time.time())
         self._thread = threading.Thread(target=self._run, name=f"sweep-{self.spec.kind}", daemon=True)
         self._thread.start()
         return self
-
-    @staticmethod
-    def _connected_to(address) -> bool:
-        import core.sweep.connect as connect
-
-        return connect._connected.get("address", False) == address
 
     def stop(self) -> None:
         """End the whole sweep: finished trials are kept, running ones are stored as stopped, pending ones skipped."""
@@ -125,12 +117,10 @@ class Sweep:
     # --- the sweep's thread --------------------------------------------------------------------------------
     def _run(self) -> None:
         try:
-            from core.sweep.connect import ensure_ray
-
             address = ensure_ray(self.spec.address)
             self._update(address=address, phase="running trials")
             if not self.stop_event.is_set():
-                from core.sweep.tune_run import run_tuner
+                from core.sweep.tune_run import run_tuner  # imports Ray: only when a sweep runs
 
                 run_tuner(self)
             status, error = (STOPPED if self.stop_event.is_set() else DONE), None
