@@ -1,4 +1,4 @@
-"""After training: confusion matrix and decision regions of an Iris model (NumPy out, no plotting).
+"""After training: decision regions of an Iris model (NumPy out, no plotting).
 
 A flower has four measurements, a picture two axes. Two honest ways to draw the regions on a plane:
 
@@ -16,13 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.iris.model import predict_proba
-
-
-def confusion(y_true, y_pred, n_classes: int = 3) -> np.ndarray:
-    """Counts ``m[i, j]`` of flowers of true class i predicted as j."""
-    from sklearn.metrics import confusion_matrix
-
-    return confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
 
 
 @dataclass

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import math
 
+from core.iris import data
+from core.iris.data import FEATURES, SPECIES
+from core.iris.model import build_model, predict_proba
+from core.metrics import confusion
 from core.params import Param, ParamSpace
 from core.tasks import Prepared, Task
 
@@ -41,8 +45,6 @@ class IrisTask(Task):
     cli_inputs = "4 measurements in cm per flower"
 
     def prepare(self, params, store=None):
-        from core.iris import data
-
         split = data.load_split(params["test_fraction"])
         train = data.train_dataset(split.x_train, split.y_train, repeat=params["repeat"],
                                    batch_size=params["batch_size"], seed=params["seed"])
@@ -51,15 +53,10 @@ class IrisTask(Task):
         return Prepared(train, validation, split.info, arrays)
 
     def build(self, params, prepared=None):
-        from core.iris.model import build_model
-
         return build_model(params["hidden_layers"], params["units"], params["activation"], params["learning_rate"],
                            params["optimizer"], params["l1"], params["l2"])
 
     def evaluate(self, model, prepared):
-        from core.iris.analysis import confusion
-        from core.iris.model import predict_proba
-
         a = prepared.arrays
         metrics = {}
         for split in ("train", "test"):
@@ -71,9 +68,6 @@ class IrisTask(Task):
         return metrics
 
     def predict_inputs(self, model, inputs):
-        from core.iris.data import FEATURES, SPECIES
-        from core.iris.model import predict_proba
-
         try:
             values = [float(v) for v in inputs]
         except ValueError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.metrics import confusion
 from core.mnist.cnn import DEFAULT_LEARNING_RATE
 from core.mnist.data import DATA_PARAMS
 from core.params import Param, ParamSpace
@@ -47,7 +48,6 @@ def evaluate_digits(model, x_test, y_test, n_mistakes: int = 16) -> dict:
 
     ``x_test``: uint8 (n, 28, 28) white-on-black, as MNIST stores it.
     """
-    from core.iris.analysis import confusion
     from core.mnist.cnn import predict_digits
 
     x = x_test.astype("float32") / 255.0
