@@ -56,12 +56,18 @@ def test_light_core_modules_do_not_import_tensorflow():
     assert out.stdout.strip() == ""
 
 
-def _core_imports() -> dict[str, set[str]]:
-    """core module -> the core modules it imports, at the top or inside functions."""
+def _project_modules() -> dict[str, Path]:
+    """Every module of the project (core, ui, the pages and the two app scripts) -> its file."""
+    files = [*(ROOT / "core").rglob("*.py"), *(ROOT / "ui").rglob("*.py"), *(ROOT / "app_pages").rglob("*.py"),
+             ROOT / "app.py", ROOT / "streamlit_app.py"]
+    return {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+            for p in files if p.is_file()}
+
+
+def _imports(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """module -> the modules among ``modules`` it imports, at the top or inside functions."""
     import ast
 
-    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
-               for p in (ROOT / "core").rglob("*.py")}
     graph = {}
     for name, path in modules.items():
         targets = set()
@@ -71,8 +77,36 @@ def _core_imports() -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 targets.add(node.module)
                 targets.update(f"{node.module}.{alias.name}" for alias in node.names)
-        graph[name] = {t for t in targets if t in modules and t != name and t != "core"}
+        graph[name] = {t for t in targets if t in modules and t != name}
     return graph
+
+
+def _core_imports() -> dict[str, set[str]]:
+    """core module -> the core modules it imports, at the top or inside functions."""
+    modules = {name: path for name, path in _project_modules().items() if name.split(".")[0] == "core"}
+    return {name: targets - {"core"} for name, targets in _imports(modules).items()}
+
+
+LAYERS = ("core's library", "core's commands", "ui", "pages")  # each may import only from its own layer and below
+
+
+def _layer(module: str) -> int:
+    if module.split(".")[0] == "app_pages" or module in ("app", "streamlit_app"):
+        return 3
+    if module.split(".")[0] == "ui":
+        return 2
+    if module in ("core.cli", "core.__main__") or module.startswith("core.cli."):  # the command line and benchmarks
+        return 1
+    return 0
+
+
+def test_no_module_imports_from_a_layer_above_its_own():
+    """pages -> ui -> core's commands (core/cli/: command line, benchmarks) -> core's library: never upwards."""
+    graph = _imports(_project_modules())
+    upward = sorted(f"{name} ({LAYERS[_layer(name)]}) imports {target} ({LAYERS[_layer(target)]})"
+                    for name, targets in graph.items() for target in targets if _layer(target) > _layer(name))
+    assert upward == []
+    assert {_layer(name) for name in graph} == set(range(len(LAYERS)))  # every layer has modules: the test sees them
 
 
 def test_no_import_circle_in_core():
