@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from core.registry import get_task
+
 FORMATS = ("keras", "savedmodel", "tflite", "tensorboard")
 
 
@@ -23,8 +25,6 @@ def export_run(store, run_id: str, fmt: str, out: Path | str) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(store.model_path(run_id), out)
         return out
-    from core.registry import get_task
-
     model = store.load_model(run_id, get_task(store.get(run_id)["kind"]).custom_objects())
     if fmt == "savedmodel":
         return export_savedmodel(model, out)

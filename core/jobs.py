@@ -17,6 +17,7 @@ import traceback
 from typing import Any
 
 from core.progress import FAILED, Progress
+from core.registry import get_task
 
 _IMPORT_LOCK = threading.Lock()
 _imported = threading.Event()
@@ -51,8 +52,6 @@ class TrainingJob:
 
     def __init__(self, kind: str, params: dict[str, Any], *, store=None, save: bool = True, owner: str = "local",
                  record: dict | None = None):
-        from core.registry import get_task
-
         self.task = get_task(kind)
         self.kind = kind
         self.owner = owner

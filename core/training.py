@@ -26,6 +26,7 @@ from tensorflow.python.framework import ops
 
 from core.callbacks import ProgressCallback
 from core.progress import DONE, FAILED, STOPPED, Progress
+from core.registry import get_task
 from core.seeding import set_seed
 
 BATCH_LOSS_POINTS = 4000  # at most this many per-batch points are kept in a stored run
@@ -275,8 +276,6 @@ def memory_growth(trainings: int = 50, *, free_graphs: bool = True, warmup: int 
     RSS is read from ``/proc/self/statm`` after ``gc.collect()`` after every run: memory still held, not garbage
     the collector has yet to reach. Iris runs 2 epochs of 2 repeats.
     """
-    from core.registry import get_task
-
     def rss_mb() -> float:
         gc.collect()
         with open("/proc/self/statm") as f:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.params import Param, ParamError, ParamSpace
+from core.registry import get_task
 from ui.navigation import PAGE_OF
 from ui.text import literal
 
@@ -91,8 +92,6 @@ def param_controls(space: ParamSpace, kind: str, container=None, skip: tuple[str
 
 def apply_params(kind: str, params: dict) -> None:
     """Put stored settings (a run's) into the widgets; call from a callback or before they are rendered."""
-    from core.registry import get_task
-
     names = {p.name for p in get_task(kind).space if p.browser}
     for name, value in params.items():
         if name in names:
@@ -101,8 +100,6 @@ def apply_params(kind: str, params: dict) -> None:
 
 def query_for(kind: str, params: dict) -> dict[str, str]:
     """The URL query string of these settings (``?iris.epochs=25&...``), as the widgets bind it."""
-    from core.registry import get_task
-
     space = get_task(kind).space
     return {widget_key(kind, name): text for name, text in space.to_strings(params).items() if space[name].browser}
 

@@ -19,6 +19,7 @@ import numpy as np
 from core import PROJECT_ROOT
 from core.cli.bench_cvae import bench_cvae
 from core.cli.bench_lessons import bench_attack, bench_ood
+from core.registry import get_task
 
 
 def _timed_fit(model, dataset, steps: int) -> float:
@@ -175,7 +176,6 @@ def bench_cnn(n_images: int | None = None, batch_size: int = 128, repeats: int =
 
 def bench_iris(n_images: int | None = None) -> dict:
     """Seconds and test accuracy of one Iris training at the portfolio's settings."""
-    from core.registry import get_task
     from core.training import run_training
 
     start = time.perf_counter()

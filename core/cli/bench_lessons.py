@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.registry import get_task
+
 
 def _quick_cnn(train_size: int | None = None):
     """A Quick-preset CNN (20,000 images x 3 epochs) trained now, in a temporary runs folder: (store, run id, model).
@@ -10,7 +12,6 @@ def _quick_cnn(train_size: int | None = None):
     import tempfile
 
     from core.mnist.task import PRESETS
-    from core.registry import get_task
     from core.store import RunStore
     from core.training import run_training
 

@@ -6,12 +6,11 @@ import json
 import sys
 
 from core.export import FORMATS
+from core.registry import kinds
 
 
 def add_parser(sub) -> None:
     """The ``runs`` sub-command and its actions, on the top-level parser's sub-parsers."""
-    from core.registry import kinds
-
     runs = sub.add_parser("runs", help="list, show, export or delete stored runs")
     runs_sub = runs.add_subparsers(dest="action", required=True)
     ls = runs_sub.add_parser("list", help="every run, newest first")

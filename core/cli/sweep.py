@@ -12,10 +12,11 @@ import math
 import sys
 import time
 
+from core.registry import get_task, kinds
+
 
 def add_parser(sub) -> None:
     """The ``sweep`` sub-command, one sub-parser per model kind with its hyper-parameter flags as the base."""
-    from core.registry import get_task, kinds
     from core.sweep.spec import MAX_TRIALS
 
     sweep = sub.add_parser("sweep", help="train many runs on Ray Tune: a grid or random ranges, seed replicates")
@@ -44,7 +45,6 @@ def _fail(message: str) -> int:
 def _spec(args, store):
     """The validated sweep, or a message for the user."""
     from core.params import ParamError
-    from core.registry import get_task
     from core.store import RunNotFound
     from core.sweep.spec import SweepError, SweepSpec, parse_vary
 

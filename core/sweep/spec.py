@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from core.params import Param, ParamError, ParamSpace
+from core.registry import get_task
 
 MAX_TRIALS = 200  # more trials than this is almost surely a typo (and hours of training)
 DEFAULT_SAMPLES = 5  # random configurations per grid point when a range is given without --samples
@@ -125,8 +126,6 @@ class SweepSpec:
     max_trials: int = MAX_TRIALS
 
     def __post_init__(self):
-        from core.registry import get_task
-
         try:
             self.task = get_task(self.kind)
         except KeyError as err:

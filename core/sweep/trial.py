@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from core.registry import get_task
 from core.store import jsonable
 from core.threads import bound_threads
 
@@ -87,7 +88,6 @@ def run_trial(config: dict) -> None:
     from ray import tune
 
     from core.progress import Progress
-    from core.registry import get_task
     from core.store import RunStore
     from core.training import run_record, run_training
 
