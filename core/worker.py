@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -118,6 +119,7 @@ def run_job(job: dict, mailbox) -> dict:
             path.write_bytes(data)
             params[name] = str(path)
         progress, stop_event, started = Progress(params.get("epochs", 0)), threading.Event(), time.time()
+        progress.update(worker={"pid": os.getpid(), "host": socket.gethostname()})
         checkpoint = _checkpoint_callback(job, task, params, progress, mailbox, started)
         with _Publisher(job["id"], mailbox, progress, stop_event):
             result = run_training(task, params, progress=progress, stop_event=stop_event, store=store,

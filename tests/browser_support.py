@@ -116,7 +116,14 @@ TF_STARTUP = re.compile(r"(^[IWE]\d{4} |cuda|CUDA|absl::InitializeLog|oneDNN|cpu
 PROBLEM = re.compile(r"(Traceback|Error|ERROR|WARNING|Warning|warning)")
 
 
-def server_log_problems(url: str) -> list[str]:
-    """The lines of the test server's log (``url``'s) that hold an error or a warning, TensorFlow's start-up aside."""
-    log = sys.modules["conftest"].SERVER_LOGS[url].read_text(errors="replace").splitlines()
+def server_log_size(url: str) -> int:
+    """How many lines the test server's log holds now (a test reads its own part with ``server_log_problems``)."""
+    return len(sys.modules["conftest"].SERVER_LOGS[url].read_text(errors="replace").splitlines())
+
+
+def server_log_problems(url: str, since: int = 0) -> list[str]:
+    """The lines of the test server's log (``url``'s) from line ``since`` on that hold an error or a warning,
+    TensorFlow's start-up aside. The server is shared by the session's browser tests: pass ``server_log_size(url)``
+    taken when the test began."""
+    log = sys.modules["conftest"].SERVER_LOGS[url].read_text(errors="replace").splitlines()[since:]
     return [line for line in log if PROBLEM.search(line) and not TF_STARTUP.search(line)]

@@ -1,4 +1,9 @@
-"""Shared test set-up: runs never land in the project's ``runs/``; a served app and a headless chromium on demand.
+"""Shared test set-up: two tiers; runs never land in the project's ``runs/``; a served app and a chromium on demand.
+
+* **Two tiers.** ``python -m pytest -q`` is the everyday run: every test but those marked ``browser`` (a real
+  chromium), ``ray`` (a Ray cluster: trainings through the executor, sweeps) or ``slow`` (a CNN/CVAE training longer
+  than a few seconds, a walk through every command). ``python -m pytest -q --full`` runs everything (CI does).
+  Naming test files or ``-m`` on the command line runs what is named, marked or not.
 
 * Every test gets its own empty runs directory (``NN_PLAYGROUND_RUNS``), and the whole session has one
   too, so module- or session-scoped fixtures that train never write into the project either.
@@ -44,6 +49,34 @@ def _project_env(runs_dir: Path | str) -> dict[str, str]:
     return env
 
 
+FULL_ONLY = ("browser", "ray", "slow")  # markers of the tests only the full suite runs
+
+
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true",
+                     help="the full suite: also the tests marked browser, ray or slow (left out of the everyday run)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The everyday run (no --full, no -m, no paths named) leaves out the tests marked ``browser``, ``ray``, ``slow``."""
+    everyday = (not config.getoption("--full") and not config.getoption("-m")
+                and config.args_source == pytest.Config.ArgsSource.TESTPATHS)
+    if not everyday:
+        return
+    left_out = [item for item in items if any(item.get_closest_marker(m) for m in FULL_ONLY)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        dropped = set(left_out)
+        items[:] = [item for item in items if item not in dropped]
+        config._nnp_left_out = len(left_out)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if getattr(config, "_nnp_left_out", 0):
+        terminalreporter.write_line(f"everyday run: {config._nnp_left_out} browser, Ray and slow tests left out; "
+                                    "`python -m pytest -q --full` runs them too")
+
+
 @pytest.fixture(scope="session")
 def project_env():
     """``project_env(runs_dir)``: the environment for a subprocess of the project (CLI, server)."""
@@ -86,6 +119,18 @@ def app_page():
         return at
 
     return open_page
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray (this machine's CPUs) for the whole session; the workers import ``core`` from here."""
+    from core.sweep import connect
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("RAY_ADDRESS", raising=False)
+        assert connect.ensure_ray(None) is None
+        yield
+        connect.shutdown()
 
 
 def _free_port() -> int:
@@ -144,20 +189,9 @@ def app_server(tmp_path_factory):
         yield url
 
 
-@pytest.fixture(scope="module")
-def fresh_app_server(tmp_path_factory):
-    """Like ``app_server``, but for one test module, with a runs directory of its own (starts empty)."""
-    with _serve(tmp_path_factory.mktemp("module-server-runs")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def _chromium():
-    """One headless chromium per test module.
-
-    Module scope (not session): Playwright's sync API allows one running instance per thread, and other
-    test modules start their own.
-    """
+    """One headless chromium for the whole session; each test gets its own context (``browser_page``)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -205,7 +239,7 @@ def pytest_runtest_makereport(item, call):
             report.sections.append(("page text at the failure", f"unavailable: {err}"))
         errors = getattr(page, "frontend_errors", [])
         report.sections.append(("the page's frontend errors", "\n".join(errors[-20:])[:4000] or "none"))
-    for name in ("app_server", "fresh_app_server"):
+    for name in ("app_server",):
         log = SERVER_LOGS.get(funcargs.get(name))
         if log is not None and log.is_file():
             report.sections.append((f"end of the {name} log", log.read_text(errors="replace")[-4000:]))

@@ -13,6 +13,7 @@ from tests.browser_support import (
     open_page,
     progress_text,
     server_log_problems,
+    server_log_size,
     stop_button,
     train_button,
     wait_idle,
@@ -29,8 +30,9 @@ TOURS = [
 ]
 
 
-def test_every_page_trains_reloads_and_stops_with_a_clean_console_and_log(fresh_app_server, browser_page):
+def test_every_page_trains_reloads_and_stops_with_a_clean_console_and_log(app_server, browser_page):
     page = browser_page
+    log_start = server_log_size(app_server)
     console = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda err: console.append(f"pageerror: {err}"))
@@ -38,9 +40,9 @@ def test_every_page_trains_reloads_and_stops_with_a_clean_console_and_log(fresh_
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
 
     for path in ("", "Runs"):
-        open_page(page, f"{fresh_app_server}/{path}")
+        open_page(page, f"{app_server}/{path}")
     for path, settings, label in TOURS:
-        open_page(page, f"{fresh_app_server}/{path}?{settings}", timeout=120)
+        open_page(page, f"{app_server}/{path}?{settings}", timeout=120)
         train_button(page, label).click()
         progress_text(page, "Training", timeout=120)
         page.reload()
@@ -52,11 +54,11 @@ def test_every_page_trains_reloads_and_stops_with_a_clean_console_and_log(fresh_
         text = progress_text(page, "Stopped", timeout=300)
         wait_text(page, "Stopped by you")
         print(f"{path}: {text}")
-    open_page(page, f"{fresh_app_server}/Runs")
+    open_page(page, f"{app_server}/Runs")
     wait_text(page, "Select one or more rows")
 
     assert failed == [], "\n".join(failed)
     console = [line for line in console if "Failed to load resource" not in line]  # each is in ``failed``
     assert console == [], "\n".join(console)
-    problems = server_log_problems(fresh_app_server)
+    problems = server_log_problems(app_server, log_start)
     assert problems == [], "\n".join(problems[:40])

@@ -44,9 +44,9 @@ def _perturbed(page) -> tuple[str, int]:
     return eps, int(digit)
 
 
-def test_fool_the_cnn_and_correct_a_drawing(fresh_app_server, browser_page):
+def test_fool_the_cnn_and_correct_a_drawing(app_server, browser_page):
     page = browser_page
-    start_training(page, f"{fresh_app_server}/MNIST_CNN?cnn.train_size=3000&cnn.epochs=1")
+    start_training(page, f"{app_server}/MNIST_CNN?cnn.train_size=3000&cnn.epochs=1")
     wait_text(page, "How well it reads MNIST", timeout=240)
     canvas = drawing_canvas(page)
     canvas.scroll_into_view_if_needed()

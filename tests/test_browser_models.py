@@ -13,6 +13,7 @@ from tests.browser_support import (
     metric,
     open_page,
     server_log_problems,
+    server_log_size,
     start_training,
     timed_click,
     wait_idle,
@@ -62,9 +63,10 @@ def _photo_files() -> list[dict]:
     return files
 
 
-def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
+def test_cnn_page_reads_a_drawn_digit(app_server, browser_page):
     page = browser_page
-    start_training(page, f"{fresh_app_server}/MNIST_CNN?cnn.train_size=3000&cnn.epochs=1")
+    log_start = server_log_size(app_server)
+    start_training(page, f"{app_server}/MNIST_CNN?cnn.train_size=3000&cnn.epochs=1")
     wait_text(page, "How well it reads MNIST", timeout=240)  # start-up and training; slower on a busy machine
     canvas = drawing_canvas(page)
     canvas.scroll_into_view_if_needed()
@@ -164,13 +166,14 @@ def test_cnn_page_reads_a_drawn_digit(fresh_app_server, browser_page):
     draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])
     page.wait_for_function("""() => { const el = document.querySelector('.st-key-cnn_verdict_drawing');
         return el && /It reads|Not sure/.test(el.innerText) && !el.dataset.provisional; }""", timeout=15_000)
-    assert server_log_problems(fresh_app_server) == []
+    assert server_log_problems(app_server, log_start) == []
     assert page.frontend_errors == []
 
 
-def test_cvae_page_decodes_where_the_user_clicks(fresh_app_server, browser_page):
+def test_cvae_page_decodes_where_the_user_clicks(app_server, browser_page):
     page = browser_page
-    start_training(page, f"{fresh_app_server}/CVAE?cvae.train_size=1000&cvae.epochs=1&cvae.learning_rate=0.001")
+    log_start = server_log_size(app_server)
+    start_training(page, f"{app_server}/CVAE?cvae.train_size=1000&cvae.epochs=1&cvae.learning_rate=0.001")
     wait_text(page, "Move through the latent space", timeout=180)
     pad = page.locator("canvas.pad").first
     pad.scroll_into_view_if_needed()
@@ -213,7 +216,7 @@ def test_cvae_page_decodes_where_the_user_clicks(fresh_app_server, browser_page)
     page.mouse.up()
     page.wait_for_function("b => !document.body.innerText.includes(b)", arg=before, timeout=20000)
     wait_idle(page)
-    assert server_log_problems(fresh_app_server) == []
+    assert server_log_problems(app_server, log_start) == []
     assert page.frontend_errors == []  # e.g. a decoded image served as a file, gone before the browser fetched it
 
 
@@ -222,18 +225,18 @@ def _model_line(page) -> str | None:
     return line.first.inner_text() if line.count() else None
 
 
-def test_runs_page_compares_two_iris_runs(fresh_app_server, browser_page):
+def test_runs_page_compares_two_iris_runs(app_server, browser_page):
     page = browser_page
     models = set()  # the page's "Model: <run id>" line: a reloaded page shows the last finished job at once
     for lr in ("0.001", "0.01"):
-        start_training(page, f"{fresh_app_server}/Iris?iris.epochs=3&iris.learning_rate={lr}")
+        start_training(page, f"{app_server}/Iris?iris.epochs=3&iris.learning_rate={lr}")
         metric(page, "Test accuracy", timeout=60)
         deadline = time.time() + 120
         while (shown := _model_line(page)) in models | {None} and time.time() < deadline:
             time.sleep(0.5)
         assert shown not in models, f"the training with learning rate {lr} did not finish: {shown}"
         models.add(shown)
-    open_page(page, f"{fresh_app_server}/Runs")
+    open_page(page, f"{app_server}/Runs")
     wait_text(page, "Select one or more rows")
     grid = page.locator("[data-testid='stDataFrame']").first
     box = grid.bounding_box()

@@ -135,9 +135,9 @@ def _switch(page, label: str):
 
 # --- Iris: a link's notice, the status line, the explanation, the regions, the Runs page's link ------------------
 
-def test_iris_link_notice_status_regions_explanation_and_open_from_runs(fresh_app_server, browser_page):
+def test_iris_link_notice_status_regions_explanation_and_open_from_runs(app_server, browser_page):
     page = browser_page
-    base = fresh_app_server
+    base = app_server
 
     # Point 10: a fractional epochs value in the link is named at the top of the main page, not in the sidebar,
     # with the value the slider shows.
@@ -220,9 +220,9 @@ def test_iris_link_notice_status_regions_explanation_and_open_from_runs(fresh_ap
 
 # --- Iris: a diverging loss ---------------------------------------------------------------------------------------
 
-def test_a_diverging_loss_is_named_and_the_loss_axis_goes_log(fresh_app_server, browser_page):
+def test_a_diverging_loss_is_named_and_the_loss_axis_goes_log(app_server, browser_page):
     page = browser_page
-    open_page(page, f"{fresh_app_server}/Iris?iris.learning_rate=1&iris.activation=linear&iris.epochs=3", timeout=120)
+    open_page(page, f"{app_server}/Iris?iris.learning_rate=1&iris.activation=linear&iris.epochs=3", timeout=120)
     # The link's settings are the widgets' (a number box mounts with its default, then shows the link's value).
     learning_rate = _sidebar(page).locator("[data-testid='stNumberInput']").filter(has_text="Learning rate")
     expect(learning_rate.locator("input")).to_have_value("1.0e+0", timeout=10_000)
@@ -249,9 +249,9 @@ def test_a_diverging_loss_is_named_and_the_loss_axis_goes_log(fresh_app_server, 
 
 # --- MNIST CNN: the opening and the presets ------------------------------------------------------------------------
 
-def test_cnn_page_opens_with_one_sentence_grouped_settings_and_presets_in_images(fresh_app_server, browser_page):
+def test_cnn_page_opens_with_one_sentence_grouped_settings_and_presets_in_images(app_server, browser_page):
     page = browser_page
-    open_page(page, f"{fresh_app_server}/MNIST_CNN", timeout=120)
+    open_page(page, f"{app_server}/MNIST_CNN", timeout=120)
     _opens_with_one_sentence(page, "pick the Quick preset in the sidebar, press Apply preset, then Train",
                              "The maths and the portfolio's network", "A convolution slides a small kernel")
     _sidebar_groups(page, {"Architecture": ("Conv1 filters", "Kernel size", "Dense units", "Dropout"),
@@ -264,9 +264,9 @@ def test_cnn_page_opens_with_one_sentence_grouped_settings_and_presets_in_images
 
 # --- CVAE: the opening, the status, the two models, the interpolation, a young decoder ------------------------------
 
-def test_cvae_page_names_its_two_models_shows_the_ends_and_explains_a_young_decoder(fresh_app_server, browser_page):
+def test_cvae_page_names_its_two_models_shows_the_ends_and_explains_a_young_decoder(app_server, browser_page):
     page = browser_page
-    open_page(page, f"{fresh_app_server}/CVAE?cvae.train_size=1000&cvae.epochs=1", timeout=120)
+    open_page(page, f"{app_server}/CVAE?cvae.train_size=1000&cvae.epochs=1", timeout=120)
     _opens_with_one_sentence(page, "apply the Quick preset in the sidebar and press Train",
                              "The maths and the portfolio's network", "the reparameterisation trick")
     _sidebar_groups(page, {"Model": ("Latent dim", "Beta"),

@@ -22,12 +22,12 @@ def _posterior_plots(page, title: str, count: int):
     return page.evaluate(f"({TRACES})({title!r})")
 
 
-def test_a_drawn_digit_shows_its_posterior_and_two_betas_side_by_side(fresh_app_server, browser_page):
+def test_a_drawn_digit_shows_its_posterior_and_two_betas_side_by_side(app_server, browser_page):
     page = browser_page
-    start_training(page, f"{fresh_app_server}/CVAE?{SMALL}&cvae.beta=1")
+    start_training(page, f"{app_server}/CVAE?{SMALL}&cvae.beta=1")
     wait_text(page, "Train a second run with another β", timeout=240)  # one run: nothing to compare yet
     # The new view finds the finished model (this browser's job) and computes its page: slow on a busy machine.
-    open_page(page, f"{fresh_app_server}/CVAE?{SMALL}&cvae.beta=4", timeout=240)
+    open_page(page, f"{app_server}/CVAE?{SMALL}&cvae.beta=4", timeout=240)
     train_button(page).click()
     wait_text(page, "this model · β = 4", timeout=240)  # the first run (β = 1) is offered beside it
     canvas = drawing_canvas(page)

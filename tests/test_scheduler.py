@@ -54,17 +54,37 @@ def test_owners_are_served_round_robin():
     assert run_one_at_a_time(sched) == ["a1", "b1", "c1", "a2", "a3", "a4", "a5"]
 
 
-def test_a_newcomer_joins_the_back_of_the_round():
+def test_a_newcomer_has_a_first_turn_before_anyone_has_a_second():
     sched = Scheduler(roomy(cpus=1))
     for job_id, owner in [("a1", "ann"), ("a2", "ann"), ("a3", "ann"), ("b1", "bob"), ("c1", "cat")]:
         sched.submit(job_id, owner, "cnn")
     assert sched.ready() == ["a1"]
     sched.finished("a1")
     assert sched.ready() == ["b1"]
-    sched.submit("d1", "dan", "cnn")  # ann has waited since her turn; dan queues behind her
-    assert [sched.position(j).place for j in ("c1", "a2", "d1", "a3")] == [1, 2, 3, 4]
+    sched.submit("d1", "dan", "cnn")  # ann has had a turn; cat and dan none: they go first, in the round's order
+    assert [sched.position(j).place for j in ("c1", "d1", "a2", "a3")] == [1, 2, 3, 4]
     sched.finished("b1")
-    assert run_one_at_a_time(sched) == ["c1", "a2", "d1", "a3"]
+    assert run_one_at_a_time(sched) == ["c1", "d1", "a2", "a3"]
+
+
+def test_everyone_gets_one_before_anyone_gets_two():
+    """ann's first job started before anyone else clicked; her second (submitted first) waits for bob's and cat's."""
+    sched = Scheduler(roomy(cpus=2))
+    sched.submit("a1", "ann", "cnn")
+    assert sched.ready() == ["a1"]
+    for job_id, owner in [("a2", "ann"), ("b1", "bob"), ("c1", "cat")]:
+        sched.submit(job_id, owner, "cnn")
+    assert [sched.position(j).place for j in ("b1", "c1", "a2")] == [1, 2, 3]
+    assert sched.ready() == ["b1"]  # one CPU free: bob, who runs nothing, before ann's second
+    sched.finished("a1")
+    assert sched.ready() == ["c1"]  # cat has had no turn yet, ann one
+    sched.finished("b1")
+    assert sched.ready() == ["a2"]
+    sched.finished("a2")
+    sched.finished("c1")
+    sched.submit("a3", "ann", "cnn")  # ann had nothing left: she starts afresh, her past turns forgotten
+    sched.submit("d1", "dan", "cnn")
+    assert [sched.position(j).place for j in ("a3", "d1")] == [1, 2]
 
 
 def test_one_running_job_per_owner_and_slot():

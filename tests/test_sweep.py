@@ -33,19 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"epochs": 3, "repeat": 2}  # an Iris training of about a second
 SWEEP_TIMEOUT = 300
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def local_ray():
-    """One local Ray (this machine's CPUs) for the whole session; the trials' workers import ``core`` from here."""
-    from core.sweep import connect
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("RAY_ADDRESS", raising=False)
-        assert connect.ensure_ray(None) is None
-        yield
-        connect.shutdown()
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 
 def _run(spec: SweepSpec, store: RunStore, on_snapshot=None) -> dict:

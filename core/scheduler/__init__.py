@@ -13,9 +13,10 @@ The policy:
 * **Capacity.** Jobs run while their CPUs fit in ``Limits.cpus``. Only one job of an owner runs per *slot* (the
   page kind): a second click waits for the first training to end; another slot of the same owner may run meanwhile.
 * **Round-robin fair share.** Owners take turns, like a queue at a counter where each person is served one item
-  per visit: the owner served least recently goes first (their oldest job), and an owner who just had a job
-  started goes to the back of the line. So one visitor's ten clicks, or a sweep's trials, cannot starve the rest.
-  An owner with nothing waiting who submits joins the back. A sweep submits its trials as jobs of its owner (slot
+  per visit: the owner who has had the fewest turns goes first (everyone gets one before anyone gets two; turns
+  are forgotten once an owner has nothing queued or running), and among equals the one at the front of the round
+  (their oldest job); an owner who just had a job started goes to the back of the round. So one visitor's ten clicks, or a sweep's trials, cannot starve the rest. An owner
+  with nothing waiting who submits joins the back. A sweep submits its trials as jobs of its owner (slot
   ``None``), one or a few at a time: they take the owner's turns and count against the owner's cap.
 * **Head of line.** If the next job in fair order needs more CPUs than are free, nothing else starts until it
   fits: a 2-CPU job never starves behind a stream of 1-CPU jobs (the price: a CPU may idle meanwhile).

@@ -6,7 +6,7 @@ import heapq
 import math
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -29,13 +29,14 @@ class _Job:
     started: float | None = None
 
 
-def _start(queued: list[_Job], total: float, free: float, busy: set, line: dict[str, int],
+def _start(queued: list[_Job], total: float, free: float, busy: set, load: Counter, line: dict[str, int],
            tick: int) -> tuple[list, float, int]:
     """Take from ``queued`` (in submission order) the jobs that start now, in fair order.
 
     A job needing more than ``total`` (the limits shrank after its submit) starts when all CPUs are free, alone,
-    rather than never. ``busy``: the (owner, slot) pairs running; ``line``: owner -> their place in the round (lower goes first),
-    ``tick`` the last place given. Mutates ``queued``, ``busy`` and ``line``; returns (started, free CPUs, tick)."""
+    rather than never. ``busy``: the (owner, slot) pairs running; ``load``: owner -> the turns they have had since they
+    last had nothing queued or running (fewer goes first: everyone gets one before anyone gets two); ``line``: owner -> their place in the round (lower goes first among equal loads), ``tick`` the last place
+    given. Mutates ``queued``, ``busy``, ``load`` and ``line``; returns (started, free CPUs, tick)."""
     started = []
     while queued:
         heads: dict[str, _Job] = {}  # each owner's oldest job that their running jobs do not hold back
@@ -44,12 +45,13 @@ def _start(queued: list[_Job], total: float, free: float, busy: set, line: dict[
                 heads[job.owner] = job
         if not heads:
             break
-        job = heads[min(heads, key=line.__getitem__)]
+        job = heads[min(heads, key=lambda owner: (load[owner], line[owner]))]
         if min(job.cpus, total) > free + _EPS:
             break  # the head of the line waits for CPUs, and so does everyone behind it
         queued.remove(job)
         started.append(job)
         free -= job.cpus
+        load[job.owner] += 1
         if job.slot is not None:
             busy.add((job.owner, job.slot))
         if any(other.owner == job.owner for other in queued):
@@ -78,6 +80,7 @@ class Scheduler:
         self._line: dict[str, int] = {}  # owner with jobs waiting -> place in the round
         self._tick = 0
         self._durations: dict[str, deque] = {}
+        self._served: Counter = Counter()  # owner -> turns had while active (see _start)
 
     def submit(self, job_id: str, owner: str, kind: str, *, cpus: float = 1, slot: str | None = None,
                estimate: float | None = None) -> None:
@@ -114,13 +117,15 @@ class Scheduler:
             self._queued.remove(job)
             if not any(other.owner == job.owner for other in self._queued):
                 del self._line[job.owner]
+            self._forget_if_idle(job.owner)
             return True
 
     def ready(self) -> list[str]:
         """The queued jobs that may start now, in fair order, now marked running: the executor starts them."""
         with self._lock:
             now = self._clock()
-            started, _, self._tick = _start(self._queued, self.limits.cpus, self._free(), self._busy(), self._line, self._tick)
+            started, _, self._tick = _start(self._queued, self.limits.cpus, self._free(), self._busy(), self._served,
+                                            self._line, self._tick)
             for job in started:
                 job.started = now
                 self._running[job.id] = job
@@ -131,6 +136,8 @@ class Scheduler:
         (``completed=False``, a stopped or failed job: not recorded). Other ids are ignored."""
         with self._lock:
             job = self._running.pop(job_id, None)
+            if job is not None:
+                self._forget_if_idle(job.owner)
             if job is not None and completed:
                 window = self._durations.setdefault(job.kind, deque(maxlen=WINDOW))
                 window.append(max(0.0, self._clock() - job.started))
@@ -172,6 +179,11 @@ class Scheduler:
     def _free(self) -> float:
         return self.limits.cpus - sum(job.cpus for job in self._running.values())
 
+    def _forget_if_idle(self, owner: str) -> None:
+        """An owner with nothing queued or running starts afresh: their past turns no longer count against them."""
+        if not any(job.owner == owner for job in (*self._queued, *self._running.values())):
+            self._served.pop(owner, None)
+
     def _busy(self) -> set:
         return {(job.owner, job.slot) for job in self._running.values() if job.slot is not None}
 
@@ -190,11 +202,12 @@ class Scheduler:
     def _simulate(self, now: float) -> dict[str, float]:
         """Queued job id -> simulated start time (inf: unknown), in simulated start order."""
         queued, line, busy, free, tick = list(self._queued), dict(self._line), self._busy(), self._free(), self._tick
+        load = Counter(self._served)
         ends = [(self._end(job, job.started, now), n, job) for n, job in enumerate(self._running.values())]
         heapq.heapify(ends)
         starts, t, n = {}, now, len(ends)
         while True:
-            started, free, tick = _start(queued, self.limits.cpus, free, busy, line, tick)
+            started, free, tick = _start(queued, self.limits.cpus, free, busy, load, line, tick)
             for job in started:
                 starts[job.id] = t
                 heapq.heappush(ends, (self._end(job, t, now), n, job))

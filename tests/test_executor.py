@@ -1,0 +1,98 @@
+"""The executor (core.executor) on a local Ray: every training a queued job in a worker process.
+
+Three owners' trainings with one slot finish in round-robin order with every run saved; a queued job's place and a
+cancel; Stop keeps the model; a worker killed with SIGKILL ends its job with a message and keeps its last epoch,
+and the next training works; the trained run comes back to this store (no shared disk needed).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from core.executor import WORKER_DIED, Executor
+from core.progress import DONE, FAILED, STOPPED
+from core.scheduler import Limits
+from core.store import RunStore
+
+pytestmark = pytest.mark.ray
+SMALL = {"epochs": 3, "repeat": 2}  # about a second of training
+TIMEOUT = 240
+
+
+@pytest.fixture(scope="module")
+def executor(local_ray):
+    """One slot: jobs run one at a time, in the scheduler's order."""
+    return Executor(limits=Limits(cpus=1), jobs_file=False)
+
+
+def _wait(jobs, timeout=TIMEOUT):
+    deadline = time.time() + timeout
+    for job in jobs:
+        assert job.wait(max(1, deadline - time.time())), f"job {job.kind} of {job.owner} did not end"
+
+
+def _wait_for(predicate, timeout=TIMEOUT, what="the condition"):
+    deadline = time.time() + timeout
+    while not predicate():
+        assert time.time() < deadline, f"{what} did not happen within {timeout} s"
+        time.sleep(0.1)
+
+
+def test_three_owners_share_one_slot_in_round_robin_order_and_every_run_is_saved(executor, runs_dir):
+    store = RunStore(runs_dir)
+    jobs = [executor.submit("iris", {**SMALL, "seed": i}, store=store, owner=owner, slot=f"{owner}-{i}")
+            for owner in ("ann", "bob", "cat") for i in range(2)]  # ann's two first, then bob's, then cat's
+    assert jobs[-1].queued and jobs[-1].waiting().of >= 5  # cat's second waits behind the rest
+    _wait(jobs)
+    snaps = [job.progress.snapshot() for job in jobs]
+    assert [s["status"] for s in snaps] == [DONE] * 6, [s["error"] for s in snaps]
+    order = [job.owner for job, _ in sorted(zip(jobs, snaps, strict=True), key=lambda p: p[1]["started"])]
+    assert order == ["ann", "bob", "cat", "ann", "bob", "cat"]
+    runs = {r.run_id: r.record for r in store.list()}
+    assert sorted(runs) == sorted(s["run_id"] for s in snaps)
+    for job, snap in zip(jobs, snaps, strict=True):
+        record = runs[snap["run_id"]]
+        assert record["owner"] == job.owner and record["status"] == DONE and record["has_model"]
+        assert record["params"]["seed"] == job.params["seed"] and len(record["history"]["loss"]) == 3
+        assert snap["batch_loss"] and len(snap["history"]["loss"]) == 3  # the curves reached this process
+        assert snap["worker"]["pid"] != os.getpid()  # trained in a worker process, not here
+    assert jobs[0].model.predict(np.array([[5.1, 3.3, 1.7, 0.5]]), verbose=0).shape == (1, 3)  # loaded from the stored run
+
+
+def test_a_queued_job_shows_its_place_and_stop_cancels_it_at_once(executor, runs_dir):
+    store = RunStore(runs_dir)
+    first = executor.submit("iris", {"epochs": 200}, store=store, owner="ann")
+    waiting = executor.submit("iris", SMALL, store=store, owner="bob")
+    _wait_for(lambda: first.progress.snapshot()["phase"] == "training", what="the first training")
+    place = waiting.waiting()
+    assert (place.place, place.of) == (1, 1) and waiting.waiting_text().startswith("Queued: 1st of 1")
+    waiting.stop()
+    assert not waiting.running and waiting.progress.snapshot()["phase"] == "cancelled"
+    asked = time.time()
+    first.stop()
+    _wait([first], timeout=30)
+    snap = first.progress.snapshot()
+    assert snap["status"] == STOPPED and 0 < snap["epoch"] < 200
+    assert time.time() - asked < 5  # the worker reads Stop twice a second
+    assert store.get(snap["run_id"])["status"] == STOPPED and [r.run_id for r in store.list()] == [snap["run_id"]]
+
+
+def test_a_killed_worker_ends_its_job_with_a_message_and_the_next_training_works(executor, runs_dir):
+    store = RunStore(runs_dir)
+    job = executor.submit("iris", {"epochs": 200}, store=store, owner="ann")
+    _wait_for(lambda: job.progress.snapshot()["epoch"] >= 2, what="two epochs")
+    os.kill(job.progress.snapshot()["worker"]["pid"], signal.SIGKILL)
+    _wait([job], timeout=60)
+    snap = job.progress.snapshot()
+    assert snap["status"] == FAILED and snap["error"].startswith(WORKER_DIED), snap["error"]
+    assert "last completed epoch was kept" in snap["error"]
+    kept = store.get(snap["run_id"])
+    assert kept["status"] == FAILED and kept["has_model"] and kept["epochs_completed"] >= 2 and kept["owner"] == "ann"
+    after = executor.submit("iris", SMALL, store=store, owner="ann")
+    _wait([after])
+    assert after.progress.snapshot()["status"] == DONE
