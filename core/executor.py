@@ -26,10 +26,11 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+from core.model_files import ModelFile
 from core.progress import DONE, FAILED, FINISHED, STOPPED, Progress
 from core.registry import get_task
 from core.scheduler import Limits, Scheduler, Waiting, waiting_text
-from core.store import ModelFile, RunStore, default_runs_dir, write_json_atomic
+from core.store import RunStore, default_runs_dir, write_json_atomic
 from core.sweep.connect import cluster_cpus, ensure_ray, resolve_address
 from core.sweep.spec import SweepError
 from core.threads import thread_env

@@ -27,9 +27,10 @@ import threading
 import time
 from pathlib import Path
 
+from core.model_files import model_bytes
 from core.progress import FAILED, Progress
 from core.registry import get_task
-from core.store import RunStore, jsonable, model_bytes
+from core.store import RunStore, jsonable
 
 WORKER_NICE = 10  # the OS priority of a training worker: below the web server's (0)
 PUBLISH_SECONDS = 0.5  # progress reaches the server twice a second; Stop is read back as often

@@ -127,7 +127,7 @@ def test_markdown_in_a_link_value_is_shown_as_text(app_page):
 INFLATING_ARCHIVE = textwrap.dedent("""
     import sys
     import keras  # imported before the baseline, as in the server
-    from core.store import ModelLoadError, load_model_bytes
+    from core.model_files import ModelLoadError, load_model_bytes
 
     def kb(field):
         return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(field))

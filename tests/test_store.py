@@ -11,16 +11,8 @@ from core.export import export_archive, export_run, write_tensorboard
 from core.iris.data import EXAMPLES, load_split
 from core.iris.model import predict_proba
 from core.iris.task import IrisTask
-from core.store import (
-    MODEL,
-    RECORD,
-    ModelLoadError,
-    RunNotFound,
-    RunStore,
-    load_model_bytes,
-    load_model_file,
-    write_json_atomic,
-)
+from core.model_files import MODEL, ModelLoadError, load_model_bytes, load_model_file
+from core.store import RECORD, RunNotFound, RunStore, write_json_atomic
 from core.training import run_training
 
 

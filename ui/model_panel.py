@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.model_files import ModelLoadError, load_model_bytes
 from core.registry import get_task
-from core.store import ModelLoadError, RunInfo, RunNotFound, load_model_bytes
+from core.store import RunInfo, RunNotFound
 from ui.controls import apply_params
 from ui.session import Current, cached, ensure_tf, get_current, load_run_model, saved_runs, set_current, store
 from ui.text import literal

@@ -10,8 +10,9 @@ import numpy as np
 import streamlit as st
 
 from core.cvae import posterior as post
+from core.model_files import ModelLoadError
 from core.plots import image_grid, upscale
-from core.store import ModelLoadError, RunNotFound
+from core.store import RunNotFound
 from ui.session import cached, load_run_model, saved_runs
 from ui.text import literal
 

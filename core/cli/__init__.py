@@ -19,8 +19,9 @@ import sys
 from core.cli import runs as runs_cli
 from core.cli import sweep as sweep_cli
 from core.cli.bench import BENCHES, run_bench
+from core.model_files import ModelLoadError
 from core.registry import get_task, kinds
-from core.store import ModelLoadError, RunNotFound, RunStore
+from core.store import RunNotFound, RunStore
 
 
 def fail(message: str) -> int:

@@ -15,8 +15,8 @@ import threading
 import time
 import traceback
 import uuid
-from pathlib import Path
 
+from core.model_files import ModelFile
 from core.progress import DONE, FAILED, RUNNING, STOPPED
 from core.store import RunStore
 from core.sweep.connect import check_address, connected_to, ensure_ray, resolve_address
@@ -24,16 +24,6 @@ from core.sweep.spec import SweepError, SweepSpec
 
 PENDING = "pending"
 MAX_EVENTS = 500
-
-
-class _ModelFile:
-    """A model that arrived as the bytes of a ``.keras`` file: :meth:`RunStore.save` writes it as it is."""
-
-    def __init__(self, data: bytes):
-        self.data = data
-
-    def save(self, path) -> None:
-        Path(path).write_bytes(self.data)
 
 
 def new_sweep_id(kind: str) -> str:
@@ -208,7 +198,7 @@ class Sweep:
                           seed=self.trials[index].seed, trial_id=entry["trial_id"], sweep_index=index,
                           early_stopped=early, stopped_by="early stopping (ASHA)" if early else None)
             try:
-                run_id = self.store.save(record, _ModelFile(model) if model else None)
+                run_id = self.store.save(record, ModelFile(model) if model else None)
             except Exception as err:
                 error = (error + " " if error else "") + f"Saving the run failed: {type(err).__name__}: {err}"
         with self._lock:

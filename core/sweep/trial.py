@@ -12,26 +12,15 @@ page's Stop (the model so far is kept and evaluated) and reports it.
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 import time
-from pathlib import Path
 
+from core.model_files import model_bytes
 from core.registry import get_task
 from core.store import jsonable
 from core.threads import bound_threads
 
 MODEL_KEY, RECORD_KEY, FINAL_KEY = "_model", "_record", "_final"  # popped by the driver before Tune logs results
-
-
-def model_bytes(model) -> bytes | None:
-    """The model as the bytes of a ``.keras`` file (None without a model)."""
-    if model is None:
-        return None
-    with tempfile.TemporaryDirectory(prefix="nn-trial-") as tmp:
-        path = Path(tmp) / "model.keras"
-        model.save(path)
-        return path.read_bytes()
 
 
 def _last(history: dict, name: str) -> float:
