@@ -1,0 +1,21 @@
+"""The one executor of every training: a fair queue in front of worker processes on Ray.
+
+A page's Train click, a fine-tune, a latent classifier and the command line all submit a job here. The job waits in
+:class:`core.scheduler.Scheduler` (admission, round-robin fair share between owners, CPU slots), then runs in a Ray
+worker process (:func:`core.worker.run_job`): on a local Ray this process starts on demand, or on the cluster at
+``RAY_ADDRESS`` / the address given. One code path for both: the job's inputs travel as bytes, its run comes back as
+bytes and is stored here, so no shared disk is needed. The process that calls :meth:`Executor.submit` (the web
+server) never trains.
+
+A :class:`RemoteJob` looks like the old in-process job to a page: ``progress.snapshot()`` (live per-batch curves,
+mirrored from the worker twice a second), ``running``, ``stop()``, ``model`` (loaded from the saved run on first
+use), plus ``waiting()`` while it is queued. One dispatcher thread per executor starts what the scheduler lets
+start, merges progress from the mailbox actor, and stores finished runs. A worker that dies ends its job with a
+message (keeping its last completed epoch as a run); every other job goes on.
+"""
+
+from core.executor.dispatch import JOBS_FILE, POLL_SECONDS, WORKER_DIED, Executor
+from core.executor.job import QUEUED, RUNNING, RemoteJob
+from core.executor.mailbox import Mailbox
+
+__all__ = ["JOBS_FILE", "POLL_SECONDS", "QUEUED", "RUNNING", "WORKER_DIED", "Executor", "Mailbox", "RemoteJob"]

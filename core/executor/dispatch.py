@@ -1,0 +1,259 @@
+"""The :class:`Executor`: the fair queue, the Ray workers and the dispatcher thread between them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from core.executor.job import RUNNING, RemoteJob
+from core.executor.mailbox import Mailbox
+from core.model_files import ModelFile
+from core.progress import DONE, FAILED, FINISHED, STOPPED
+from core.registry import get_task
+from core.scheduler import Limits, Scheduler
+from core.store import RunStore, default_runs_dir, write_json_atomic
+from core.sweep.connect import cluster_cpus, ensure_ray, resolve_address
+from core.sweep.spec import SweepError
+from core.threads import thread_env
+
+POLL_SECONDS = 0.25  # the dispatcher's beat: starts, progress, endings
+JOBS_FILE = ".jobs.json"  # in the runs directory: the queue as `python -m core jobs` shows it to the operator
+WORKER_DIED = ("The worker process training this model stopped unexpectedly (killed, out of memory, or its machine "
+               "left the cluster)")
+log = logging.getLogger(__name__)
+
+
+class Executor:
+    """Queue and run training jobs on Ray (see the module's doc). Thread-safe; one per server process."""
+
+    def __init__(self, address: str | None = None, limits: Limits | None = None, jobs_file: bool = True):
+        self.address = address
+        local = resolve_address(address) is None
+        self.scheduler = Scheduler(limits or Limits.from_env(cpus=os.cpu_count() or 1))
+        self.jobs_file = jobs_file
+        self._local = local
+        self._jobs: dict[str, RemoteJob] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._connected = False
+        self._mailbox = None
+        self._remote: dict[int, Any] = {}
+        self._node_cpus = None
+        self._thread = threading.Thread(target=self._loop, name="executor", daemon=True)
+        self._thread.start()
+
+    # --- what callers use ----------------------------------------------------------------------------------------
+    def submit(self, kind: str, params: dict, *, store: RunStore, owner: str = "local", record: dict | None = None,
+               slot: str | None = None) -> RemoteJob:
+        """Queue a training; raises ``ParamError`` (bad settings), ``ValueError`` (the task cannot start, e.g. no
+        CVAE run), ``Busy`` or ``OwnerLimit`` (the queue is full) before anything is queued."""
+        task = get_task(kind)
+        params = task.space.validate(params)
+        task.check_ready(params, store)
+        job = RemoteJob(self, kind, params, store, owner, record or {})
+        with self._lock:
+            self.scheduler.submit(job.id, owner, kind, cpus=self.cpus_for(kind), slot=slot or kind)
+            self._jobs[job.id] = job
+        self._wake.set()
+        return job
+
+    def stop(self, job: RemoteJob) -> None:
+        if self.scheduler.cancel(job.id):
+            job._end(STOPPED, error=None, phase="cancelled")
+            self._forget(job)
+        elif job.running and self._mailbox is not None:
+            self._mailbox.stop.remote(job.id)
+
+    def cpus_for(self, kind: str) -> int:
+        """A kind's CPUs (its declared need, capped by the largest machine and by the scheduler's total)."""
+        need = int(get_task(kind).cpus)
+        caps = [int(self.scheduler.limits.cpus)] + ([self._node_cpus] if self._node_cpus else [])
+        return max(1, min([need, *caps]))
+
+    def jobs(self) -> list[dict]:
+        """Every queued and running job, for the operator."""
+        return self.scheduler.jobs()
+
+    def warm(self) -> None:
+        """Start Ray and one worker per CPU need in the background, so the first Train click does not wait."""
+        def go():
+            try:
+                self._connect()
+                import ray
+
+                from core.executor.worker import warm
+
+                ray.get([self._task(cpus, warm).remote() for cpus in sorted({self.cpus_for(k) for k in ("iris", "cnn")})])
+            except Exception as err:  # warming is a favour: a real job reports its own problem
+                log.warning("warming the training workers failed: %s", err)
+
+        threading.Thread(target=go, name="executor-warm", daemon=True).start()
+
+    # --- the dispatcher ------------------------------------------------------------------------------------------
+    def _connect(self) -> None:
+        with self._lock:
+            if self._connected:
+                return
+            ensure_ray(self.address)
+            import ray
+
+            self._mailbox = ray.remote(num_cpus=0)(Mailbox).options(name=f"nn-mailbox-{uuid.uuid4().hex[:8]}").remote()
+            self._node_cpus = max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")),
+                                  default=0) or None
+            total = cluster_cpus()
+            if total and not self._local:
+                self.scheduler.limits = replace(self.scheduler.limits, cpus=total)
+            self._connected = True
+
+    def _task(self, cpus: int, fn):
+        key = (cpus, fn.__name__)
+        if key not in self._remote:
+            import ray
+
+            self._remote[key] = ray.remote(num_cpus=cpus, max_retries=0,
+                                           runtime_env={"env_vars": thread_env(cpus)})(fn)
+        return self._remote[key]
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
+            try:
+                self._beat()
+            except Exception:  # the dispatcher must outlive any one problem
+                log.error("executor: %s", traceback.format_exc())
+
+    def _beat(self) -> None:
+        with self._lock:
+            busy = any(j.running for j in self._jobs.values())
+        if not busy:
+            return
+        try:
+            self._connect()
+        except SweepError as err:
+            for job in [j for j in list(self._jobs.values()) if j.queued]:
+                self.scheduler.cancel(job.id)
+                job._end(FAILED, error=f"The trainings' cluster cannot be reached: {err}")
+                self._forget(job)
+            return
+        for job_id in self.scheduler.ready():
+            self._launch(self._jobs[job_id])
+        self._merge_progress()
+        self._collect()
+        self._write_jobs_file()
+
+    def _launch(self, job: RemoteJob) -> None:
+        from core.executor.worker import run_job
+
+        job.state = RUNNING
+        job.progress.update(phase="starting", started=time.time())
+        try:
+            payload = {"id": job.id, "kind": job.kind, "params": job.params, "record": job.record,
+                       **self._inputs(job)}
+            job.ref = self._task(self.cpus_for(job.kind), run_job).remote(payload, self._mailbox)
+        except Exception as err:
+            self._finish_failed(job, f"The training could not be started: {type(err).__name__}: {err}")
+
+    def _inputs(self, job: RemoteJob) -> dict:
+        """The stored runs (with their ancestors) and the files the job's task reads, as bytes."""
+        task, runs, files = get_task(job.kind), {}, {}
+        for name in task.run_params:
+            run_id = job.params.get(name)
+            while run_id and run_id not in runs:
+                runs[run_id] = job.store.pack(run_id)
+                run_id = job.store.get(run_id).get("parent")
+        for name in task.file_params:
+            path = job.params.get(name)
+            if path:
+                with open(path, "rb") as f:
+                    files[name] = (os.path.basename(path), f.read())
+        return {"runs": runs, "files": files}
+
+    def _merge_progress(self) -> None:
+        import ray
+
+        deltas = ray.get(self._mailbox.take.remote(), timeout=30)
+        received = time.time()
+        for job_id, items in deltas.items():
+            job = self._jobs.get(job_id)
+            if job is None or not job.running:
+                continue
+            for delta in items:
+                delta = {k: v for k, v in delta.items() if k not in ("status", "finished", "run_id", "phase")
+                         or (k == "phase" and v not in FINISHED)}
+                job.progress.merge(delta, received)
+
+    def _collect(self) -> None:
+        import ray
+
+        running = {job.ref: job for job in self._jobs.values() if job.ref is not None}
+        if not running:
+            return
+        done, _ = ray.wait(list(running), num_returns=len(running), timeout=0)
+        for ref in done:
+            job = running[ref]
+            try:
+                out = ray.get(ref)
+            except ray.exceptions.RayTaskError as err:
+                self._finish_failed(job, f"The training worker failed: {str(err.cause or err).splitlines()[0][:300]}")
+            except ray.exceptions.RayError as err:
+                self._finish_failed(job, f"{WORKER_DIED}: {type(err).__name__}.")
+            else:
+                self._finish(job, out)
+
+    def _finish(self, job: RemoteJob, out: dict) -> None:
+        error, run_id = out.get("error"), None
+        if out.get("run"):
+            try:
+                run_id = job.store.unpack(out["run"], params=job.params)
+            except Exception as err:
+                error = (error + " " if error else "") + f"Saving the run failed: {type(err).__name__}: {err}"
+        self._merge_progress()
+        job._end(out["status"], error=error, details=out.get("details"), metrics=out.get("metrics") or {},
+                 run_id=run_id)
+        self._forget(job)
+
+    def _finish_failed(self, job: RemoteJob, message: str) -> None:
+        """End a job whose worker is gone, keeping its last completed epoch's checkpoint as a run where one exists."""
+        import ray
+
+        run_id = None
+        try:
+            kept = ray.get(self._mailbox.last_checkpoint.remote(job.id), timeout=30)
+        except Exception:
+            kept = None
+        if kept is not None:
+            record, model = kept
+            try:
+                run_id = job.store.save({**json.loads(record), "params": job.params, "error": message + "."},
+                                        ModelFile(model))
+                message += " The model of its last completed epoch was kept."
+            except Exception as err:
+                message += f" Its last checkpoint could not be saved ({type(err).__name__}: {err})."
+        job._end(FAILED, error=message, run_id=run_id)
+        self._forget(job)
+
+    def _forget(self, job: RemoteJob) -> None:
+        self.scheduler.finished(job.id, completed=job.progress.status == DONE) if job.state == RUNNING else None
+        with self._lock:
+            self._jobs.pop(job.id, None)
+        if self._mailbox is not None:
+            self._mailbox.forget.remote(job.id)
+        self._write_jobs_file()
+
+    def _write_jobs_file(self) -> None:
+        if not self.jobs_file:
+            return
+        try:
+            root = default_runs_dir()
+            if root.is_dir():
+                write_json_atomic(root / JOBS_FILE, {"written": time.time(), "pid": os.getpid(), "jobs": self.jobs()})
+        except OSError:
+            pass
