@@ -141,6 +141,7 @@ def test_iris_page_renders_every_hyper_parameter_with_the_portfolio_defaults(app
     assert _metric(at, "Test accuracy") is None
 
 
+@pytest.mark.ray
 def test_train_shows_accuracy_and_a_prediction_then_an_example_changes_it(runs_dir, app_page):
     at = app_page("iris").run()
     at.button(key="iris.train").click().run()
@@ -179,6 +180,7 @@ def test_train_shows_accuracy_and_a_prediction_then_an_example_changes_it(runs_d
     assert run.record["status"] == "done" and run.record["metrics"]["test_accuracy"] == pytest.approx(accuracy)
 
 
+@pytest.mark.ray
 def test_a_test_accuracy_above_the_training_accuracy_is_explained(runs_dir, app_page, monkeypatch):
     from core.iris.task import TASK
 
@@ -197,6 +199,7 @@ def test_a_test_accuracy_above_the_training_accuracy_is_explained(runs_dir, app_
     assert any("No contradiction" in c.value and "30 test flowers are few" in c.value for c in at.caption)
 
 
+@pytest.mark.ray
 def test_stop_keeps_the_model_and_says_so(runs_dir, app_page):
     at = app_page("iris")
     at.query_params["iris.epochs"] = "200"

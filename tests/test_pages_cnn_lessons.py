@@ -3,6 +3,7 @@ AppTest, on a drawn-like digit: a tiny untrained CNN for the views, the session'
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.cnn_lessons_support import need_mnist
@@ -84,6 +85,7 @@ def test_a_corrected_drawing_joins_my_digits_and_clear_empties_them():
     assert len(at.session_state["cnn.personal"]) == 0 and "Add to my digits" in _texts(at)
 
 
+@pytest.mark.ray
 def test_finetuning_from_the_page_shows_before_and_after(runs_dir):
     need_mnist()
     import time
@@ -135,6 +137,7 @@ def test_the_run_with_the_other_augmentation_reads_the_same_perturbed_image(runs
                for m in at.markdown), _texts(at)
 
 
+@pytest.mark.ray
 def test_a_fine_tuned_run_is_fine_tuned_again_with_its_cnn_ancestors_settings(runs_dir):
     from core.mnist.finetune import base_params
     from core.store import RunStore

@@ -4,6 +4,8 @@ Every test has its own empty runs directory (``NN_PLAYGROUND_RUNS``, set in conf
 ``MNIST_PATH`` when the genuine file is there.
 """
 
+import pytest
+
 from core.store import RunStore
 
 
@@ -60,6 +62,7 @@ def test_open_on_its_page_shows_the_run_on_the_iris_page(app_page, runs_dir):
     assert at.sidebar.slider(key="iris.epochs").value == 1  # the run's settings are in the widgets
 
 
+@pytest.mark.ray
 def test_rerun_starts_a_job_and_goes_to_its_page(app_page, runs_dir):
     at = _select_first_run(app_page, runs_dir)
     _button(at, "runs.rerun.").click().run()

@@ -1,9 +1,14 @@
 """Jobs belong to the server's job board under a browser's id (AppTest): another browser does not see them, a
-second session of the same browser (a reload, a new tab) does; the run records its owner."""
+second session of the same browser (a reload, a new tab) does; the run records its owner; a second visitor's
+training waits in the fair queue and says so."""
 
 import time
 
+import pytest
+
 from core.store import RunStore
+
+pytestmark = pytest.mark.ray  # every training goes through the executor's Ray workers
 
 OWNER = "browser_id"  # where ui.session keeps this session's browser id (read from the nnp_owner cookie)
 
@@ -41,6 +46,10 @@ def test_two_browsers_do_not_see_each_others_jobs(app_page, runs_dir):
 
     reloaded = _iris(app_page, owner=my_id)  # a new session of the same browser: the cookie brings the same id
     assert _buttons(reloaded) == (False, True) and _progress(reloaded)
+    deadline = time.time() + 120  # a worker process starts it (the first time: Ray and TensorFlow start too)
+    while not _progress(reloaded).startswith("Training") and time.time() < deadline:
+        time.sleep(0.25)
+        reloaded.run()
 
     reloaded.button(key="iris.stop").click().run()
     deadline = time.time() + 60
@@ -54,29 +63,30 @@ def test_two_browsers_do_not_see_each_others_jobs(app_page, runs_dir):
     assert run.record["owner"] == my_id and run.record["status"] == "stopped"
 
 
-def test_a_train_click_interrupted_while_tensorflow_loads_still_trains(app_page, monkeypatch):
-    """The first Train click of a server waits for TensorFlow's import in the button's callback; should it be
-    interrupted (Streamlit's StopException, a click elsewhere), the job must start anyway."""
-    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
-
-    import core.jobs
+def test_a_second_visitors_training_waits_its_turn_and_stop_cancels_it(app_page, runs_dir, monkeypatch):
+    """One slot for trainings (NN_PLAYGROUND_WORKER_CPUS=1): the second visitor's Train queues, the page says where it
+    stands, and Stop takes it out of the queue at once."""
     import ui.session
 
-    real_import = core.jobs.import_tensorflow
-    calls = []
-
-    def interrupted_while_loading():
-        calls.append(1)
-        if len(calls) == 1:
-            raise StopException()
-        real_import()
-
-    monkeypatch.setattr(core.jobs, "import_tensorflow", interrupted_while_loading)
-    at = _iris(app_page, epochs=2)
-    at.button(key="iris.train").click().run()
-    job = ui.session.job_board().get(at.session_state[OWNER], "iris")
-    assert job is not None and job.wait(60)
-    assert job.progress.snapshot()["status"] == "done" and job.progress.snapshot()["run_id"]
+    monkeypatch.setenv("NN_PLAYGROUND_WORKER_CPUS", "1")
+    ui.session.executor.clear()  # this test's limits, read when the server's executor is made
+    first = _iris(app_page)
+    first.button(key="iris.train").click().run()
+    job = ui.session.job_board().get(first.session_state[OWNER], "iris")
+    deadline = time.time() + 120
+    while job.progress.snapshot()["phase"] != "training" and time.time() < deadline:
+        time.sleep(0.25)
+    second = _iris(app_page, epochs=2)
+    second.button(key="iris.train").click().run()
+    assert _progress(second).startswith("Queued: 1st of 1"), _progress(second)
+    assert _buttons(second) == (False, True)
+    second.button(key="iris.stop").click().run()
+    assert _buttons(second) == (True, False)
+    assert any("Cancelled before it started" in i.value for i in second.info), [i.value for i in second.info]
+    job.stop()
+    assert job.wait(60) and job.progress.snapshot()["status"] == "stopped"
+    assert [r.record["owner"] for r in RunStore(runs_dir).list("iris")] == [first.session_state[OWNER]]
+    ui.session.executor.clear()
 
 
 def test_a_diverging_loss_is_named_and_the_loss_axis_can_go_log(app_page):
