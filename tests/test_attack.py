@@ -51,6 +51,7 @@ def trained():
     return small_run()
 
 
+@pytest.mark.slow
 def test_accuracy_falls_as_epsilon_grows(trained):
     from core.mnist.attack import accuracy_vs_epsilon
 
@@ -62,6 +63,7 @@ def test_accuracy_falls_as_epsilon_grows(trained):
     assert acc[3] < 0.5
 
 
+@pytest.mark.slow
 def test_targeted_attack_reaches_its_target(trained):
     from core.mnist.attack import targeted_attack
     from core.mnist.cnn import predict_digits

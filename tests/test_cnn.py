@@ -36,6 +36,7 @@ def short_runs():
     return {aug: run_training(task, {**SHORT, "augment_invert": aug}) for aug in (False, True)}
 
 
+@pytest.mark.slow
 def test_short_run_reads_mnist(short_runs):
     plain = short_runs[False]
     assert plain.status == "done", plain.error
@@ -45,6 +46,7 @@ def test_short_run_reads_mnist(short_runs):
     assert np.asarray(plain.metrics["confusion"]).sum() == 10000
 
 
+@pytest.mark.slow
 def test_augmentation_reads_inverted_digits(short_runs):
     plain, augmented = short_runs[False].metrics, short_runs[True].metrics
     # Measured: about 0.3 without and 0.95 with the augmentation.
@@ -52,6 +54,7 @@ def test_augmentation_reads_inverted_digits(short_runs):
     assert augmented["inverted_test_accuracy"] >= 0.9
 
 
+@pytest.mark.slow
 def test_what_the_network_sees(short_runs):
     model = short_runs[False].model
     image = np.load(NPZ)["x_test"][0] / 255.0
@@ -119,6 +122,7 @@ def test_compiled_graphs_of_many_models_log_no_retracing_warning():
     assert [r.getMessage() for r in records if "retracing" in r.getMessage()] == []
 
 
+@pytest.mark.slow
 def test_cli_predicts_image_files(short_runs, tmp_path):
     from PIL import Image
 

@@ -184,6 +184,7 @@ def trained(mnist):
     return model, before, history
 
 
+@pytest.mark.slow
 def test_a_short_run_improves_the_test_elbo(trained):
     _, before, history = trained
     assert set(history) >= {"loss", "elbo", "val_loss", "val_elbo"}
@@ -197,6 +198,7 @@ def test_a_short_run_improves_the_test_elbo(trained):
     assert history["elbo"][-1] > history["elbo"][0]
 
 
+@pytest.mark.slow
 def test_keras_evaluation_agrees_with_per_example_elbo(trained, mnist):
     model = trained[0]
     x = mnist["x_test"][:N_TEST]
@@ -207,6 +209,7 @@ def test_keras_evaluation_agrees_with_per_example_elbo(trained, mnist):
     assert abs(keras_elbo - ours.mean()) < 2.0  # one-sample noise of a mean over 1,000 images
 
 
+@pytest.mark.slow
 def test_digits_score_a_higher_elbo_than_noise(trained, mnist):
     model = trained[0]
     digits = elbo.per_example_elbo(model, mnist["x_test"][N_TEST:N_TEST + 200])
@@ -215,6 +218,7 @@ def test_digits_score_a_higher_elbo_than_noise(trained, mnist):
     assert np.median(digits) > noise.max()
 
 
+@pytest.mark.slow
 def test_save_and_load_round_trip_gives_identical_decodes(trained, tmp_path):
     model = trained[0]
     model.save(tmp_path / "cvae.keras")
@@ -230,6 +234,7 @@ def test_save_and_load_round_trip_gives_identical_decodes(trained, tmp_path):
     assert (again.latent_dim, again.beta) == (4, 0.5)
 
 
+@pytest.mark.slow
 def test_decode_point_matches_the_decoder_and_is_fast(trained, mnist):
     model = trained[0]
     z = np.array([0.3, -0.7], "float32")
@@ -257,6 +262,7 @@ def test_decode_point_matches_the_decoder_and_is_fast(trained, mnist):
     assert mean.shape == logvar.shape == (5, 2)
 
 
+@pytest.mark.slow
 def test_latent_classifier_beats_chance_and_knn_runs(trained, mnist):
     model = trained[0]
     f_train = latent.latent_features(model, mnist["x_train"][:N_TRAIN])
@@ -275,15 +281,20 @@ def test_latent_classifier_beats_chance_and_knn_runs(trained, mnist):
     assert knn > 0.3
 
 
-def test_bench_reports_both_throughputs_and_the_decode_latency(mnist):
+@pytest.mark.slow
+def test_bench_times_a_forward_pass_below_a_whole_training_step(mnist):
+    """Two independent measures of the bench: the forward pass with the loss, timed alone over the batches, and a
+    whole ``fit`` step, from the fit's throughput, which runs that forward pass and the backward one and the
+    optimizer: the part must cost less than the whole (README: 53 of 137 ms per batch; 40 of 155 ms on a busy
+    machine). The direct decoder call beats ``decoder.predict`` by an order of magnitude (1-2 ms vs 30-65 ms)."""
     figures = bench._bench_cvae(mnist["x_train"], n_images=320, repeats=1)
     assert figures["images"] == 320
     assert figures["portfolio_images_per_s"] > 0 and figures["project_images_per_s"] > 0
-    ratio = figures["project_images_per_s"] / figures["portfolio_images_per_s"]
-    assert figures["ratio"] == pytest.approx(ratio)
+    assert 0 < figures["split_forward_ms"] < figures["fit_ms_per_batch"], figures
     assert figures["decode_point_ms_median"] < figures["decoder_predict_ms_median"]
 
 
+@pytest.mark.slow
 def test_evaluation_costs_in_proportion_to_the_training_set():
     from core.cvae.task import TASK, test_size
 

@@ -25,6 +25,7 @@ def test_personal_digits_round_trip_and_refuse_bad_files(tmp_path):
     assert len(digits) == 0
 
 
+@pytest.mark.slow
 def test_finetuning_reads_the_misread_digits_and_keeps_mnist(tmp_path):
     need_mnist()
     from core.mnist.cnn import predict_digits

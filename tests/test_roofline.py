@@ -68,6 +68,7 @@ def _child(code: str, **env) -> str:
 ONEDNN = "import tensorflow\nfrom core.roofline import onednn_enabled\nprint(onednn_enabled())"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry", ["import app", "import core.cli", "import core.mnist.cnn"])
 def test_the_app_and_the_cli_run_tensorflow_on_its_onednn_kernels(entry):
     """The server (``app.py``), the CLI and a notebook importing ``core`` all train on oneDNN's kernels, which
@@ -75,6 +76,7 @@ def test_the_app_and_the_cli_run_tensorflow_on_its_onednn_kernels(entry):
     assert _child(f"{entry}\n{ONEDNN}") == "True"
 
 
+@pytest.mark.slow
 def test_the_benchmarks_baseline_keeps_tensorflows_own_choice():
     """``NN_PLAYGROUND_TF_DEFAULTS``: ``core`` leaves the kernels to TensorFlow (the portfolio's baseline)."""
     code = "import os, core\nprint(os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset'))"

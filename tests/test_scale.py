@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = r"""
@@ -22,6 +24,7 @@ print(json.dumps({"replicas": strategy.num_replicas_in_sync, "status": result.st
 """
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_over_two_logical_cpus_learns(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NN_PLAYGROUND_RUNS": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -33,6 +36,7 @@ def test_mirrored_strategy_over_two_logical_cpus_learns(tmp_path):
     assert result["accuracy"] >= 0.9
 
 
+@pytest.mark.slow
 def test_auto_strategy_is_default_without_gpus():
     script = ("from core.training import get_strategy; import tensorflow as tf; "
               "print(get_strategy('auto') is tf.distribute.get_strategy())")

@@ -144,6 +144,7 @@ INFLATING_ARCHIVE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_an_inflating_keras_archive_is_refused_before_it_costs_memory(tmp_path):
     """A ~0.3 MB .keras whose config.json unpacks to 256 MB: refused from the zip's directory alone."""
     path = tmp_path / "bomb.keras"
