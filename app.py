@@ -8,8 +8,12 @@ and the server's log on every direct page load) before it finds the server at ``
 
 And ``POST /_nn/verdict/<token>``: the CNN's verdict on a drawing at the pen's lift, without a page rerun
 (:mod:`ui.verdict`).
+
+When the server starts, the trainings' executor (:mod:`core.executor`) starts Ray and warms its worker processes in
+the background, so the first Train click does not wait for them.
 """
 
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +23,7 @@ from starlette.routing import Route
 from streamlit.starlette import App
 
 import core  # noqa: F401  (first of the project: it sets TensorFlow's environment before anything imports it)
+from core.executor import shared as shared_executor
 from ui.navigation import URL_PATHS
 from ui.verdict import endpoint as verdict_endpoint
 
@@ -36,5 +41,13 @@ async def _page(request) -> HTMLResponse:
     return HTMLResponse(_index_html(), headers={"Cache-Control": "no-cache"})
 
 
-app = App("streamlit_app.py", routes=[*(Route(f"/{path}", _page) for path in URL_PATHS),
+@asynccontextmanager
+async def _lifespan(_app):
+    """When the server starts: Ray and one warm worker per CPU need start in the background (importing this module,
+    as a test or a notebook may, starts nothing)."""
+    shared_executor().warm()
+    yield
+
+
+app = App("streamlit_app.py", lifespan=_lifespan, routes=[*(Route(f"/{path}", _page) for path in URL_PATHS),
                                       Route("/_nn/verdict/{token}", verdict_endpoint, methods=["POST"])])

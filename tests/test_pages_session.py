@@ -66,10 +66,11 @@ def test_two_browsers_do_not_see_each_others_jobs(app_page, runs_dir):
 def test_a_second_visitors_training_waits_its_turn_and_stop_cancels_it(app_page, runs_dir, monkeypatch):
     """One slot for trainings (NN_PLAYGROUND_WORKER_CPUS=1): the second visitor's Train queues, the page says where it
     stands, and Stop takes it out of the queue at once."""
+    import core.executor
     import ui.session
 
     monkeypatch.setenv("NN_PLAYGROUND_WORKER_CPUS", "1")
-    ui.session.executor.clear()  # this test's limits, read when the server's executor is made
+    core.executor.forget_shared()  # this test's limits, read when the server's executor is made
     first = _iris(app_page)
     first.button(key="iris.train").click().run()
     job = ui.session.job_board().get(first.session_state[OWNER], "iris")
@@ -86,7 +87,7 @@ def test_a_second_visitors_training_waits_its_turn_and_stop_cancels_it(app_page,
     job.stop()
     assert job.wait(60) and job.progress.snapshot()["status"] == "stopped"
     assert [r.record["owner"] for r in RunStore(runs_dir).list("iris")] == [first.session_state[OWNER]]
-    ui.session.executor.clear()
+    core.executor.forget_shared()
 
 
 def test_a_diverging_loss_is_named_and_the_loss_axis_can_go_log(app_page):

@@ -23,6 +23,7 @@ from typing import Any
 import streamlit as st
 
 from core.executor import Executor, RemoteJob
+from core.executor import shared as shared_executor
 from core.jobs import JobBoard
 from core.records import LOCAL_OWNER
 from core.registry import get_task
@@ -212,11 +213,10 @@ def owner_label(owner: str) -> str:
     return "another user" if owner.startswith("user:") else "another visitor"
 
 
-@st.cache_resource
 def executor() -> Executor:
-    """The one executor of this server process: trainings queue there and run in Ray worker processes (a local Ray
-    started on demand, or the cluster at ``RAY_ADDRESS``)."""
-    return Executor()
+    """The one executor of this server process (:func:`core.executor.shared`): trainings queue there and run in Ray
+    worker processes (a local Ray started on demand or when the server starts, or the cluster at ``RAY_ADDRESS``)."""
+    return shared_executor()
 
 
 def get_job(kind: str) -> RemoteJob | None:

@@ -14,8 +14,29 @@ start, merges progress from the mailbox actor, and stores finished runs. A worke
 message (keeping its last completed epoch as a run); every other job goes on.
 """
 
+import threading
+
 from core.executor.dispatch import JOBS_FILE, POLL_SECONDS, WORKER_DIED, Executor
 from core.executor.job import QUEUED, RUNNING, RemoteJob
 from core.executor.mailbox import Mailbox
 
-__all__ = ["JOBS_FILE", "POLL_SECONDS", "QUEUED", "RUNNING", "WORKER_DIED", "Executor", "Mailbox", "RemoteJob"]
+__all__ = ["JOBS_FILE", "POLL_SECONDS", "QUEUED", "RUNNING", "WORKER_DIED", "Executor", "Mailbox", "RemoteJob",
+           "forget_shared", "shared"]
+
+_shared: list[Executor] = []
+_shared_lock = threading.Lock()
+
+
+def shared() -> Executor:
+    """This process's executor (the web server's, shared by every session): the cluster at ``$RAY_ADDRESS`` or a
+    local Ray, with the operator's limits (:meth:`core.scheduler.Limits.from_env`). Made on first use."""
+    with _shared_lock:
+        if not _shared:
+            _shared.append(Executor())
+        return _shared[0]
+
+
+def forget_shared() -> None:
+    """The next :func:`shared` makes a new executor (with the limits the environment says then); for tests."""
+    with _shared_lock:
+        _shared.clear()
