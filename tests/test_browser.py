@@ -83,15 +83,10 @@ def test_curves_grow_while_training_then_accuracy_and_predictions(app_server, br
 
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    try:
-        result = metric(page, "Test accuracy", timeout=150)
+    try:  # no reload: a body gone blank after the job finished (seen twice in CI, when trainings ran in the web
+        result = metric(page, "Test accuracy", timeout=150)  # server's own process) fails the test, saying so
     except PlaywrightTimeout:
-        # Open defect, seen twice in CI on a fresh server's first training: the page's body went blank after the
-        # job finished. The job belongs to the server, so a reload shows its result; say so in the log.
-        print(f"no result after training; page text was {page.inner_text('body')[:200]!r}; reloading")
-        page.reload()
-        wait_idle(page)
-        result = metric(page, "Test accuracy", timeout=60)
+        pytest.fail(f"no result after training; the page's body reads {page.inner_text('body')[:300]!r}")
     accuracy = float(re.search(r"([\d.]+)%", result.inner_text()).group(1))
     print(f"browser, 30 epochs: test accuracy {accuracy}%")
     assert accuracy >= 93.0
@@ -113,7 +108,8 @@ def test_curves_grow_while_training_then_accuracy_and_predictions(app_server, br
 
 
 def test_predict_slider_latency(app_server, browser_page):
-    """Time from a key press on a predict-panel slider to the new prediction text (printed for the README)."""
+    """Time from a key press on a predict-panel slider to the new prediction text: README's bar for a slider of a
+    fragment, < 200 ms (the ε slider's; README's row for this one: median 79-120 ms)."""
     page = browser_page
     start_training(page, _iris(app_server, 5))
     wait_text(page, "Classify a flower")
@@ -132,7 +128,7 @@ def test_predict_slider_latency(app_server, browser_page):
     median = statistics.median(times)
     print(f"\npredict-panel slider (ArrowRight) -> updated prediction in chromium: median {median:.0f} ms, "
           f"min {min(times):.0f} ms, max {max(times):.0f} ms over {len(times)} presses")
-    assert median < 5000  # a sanity bound only; the figure itself is for the README
+    assert median < 200, f"predict-panel slider -> prediction: median {median:.0f} ms, README's bar is < 200 ms"
 
 
 def test_train_is_disabled_while_the_job_runs(app_server, browser_page):

@@ -19,17 +19,20 @@ def test_a_sweep_started_on_the_iris_page_shows_bands_and_parallel_coordinates(a
     page = browser_page
     open_page(page, f"{app_server}/Iris?iris.epochs=3&iris.repeat=2")
     page.get_by_text("Sweep: compare settings and seeds").click()
+    # Into the fields themselves, never page.keyboard: a key that misses the field reaches Streamlit's own shortcuts
+    # ("r" in "Learning rate" reruns the page), and the flaky failure was a timeout typing into these fields.
     vary = page.locator("input[aria-label='Vary']")
-    vary.click()
-    page.keyboard.type("Learning rate")
-    page.keyboard.press("Enter")
-    page.keyboard.press("Escape")
+    vary.fill("Learning rate")
+    page.get_by_role("option", name="Learning rate", exact=True).click()
+    vary.press("Escape")  # close the menu, which would cover the fields below it
     values = page.get_by_label("Learning rate: values")
-    values.wait_for()
+    values.wait_for()  # drawn by the run the choice started: once that run ends, no later run replaces the field
+    wait_idle(page)
+    assert values.input_value() == "0.0001,0.001,0.01"  # the page's suggestion around its learning rate
     values.fill("0.001,0.01")
     values.press("Enter")
-    wait_idle(page)
     wait_text(page, "4 trials")  # 2 configurations x 2 seeds, said before anything starts
+    wait_idle(page)  # the run that said it has ended: the button below is the one of the finished page
     page.get_by_role("button", name="Start the sweep").click()
     wait_text(page, "Watch it live on the Runs page")
 

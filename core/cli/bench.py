@@ -237,7 +237,7 @@ def bench_sweep(n_images: int | None = None, trials: int = 8, epochs: int | None
     connect.ensure_ray("local")  # this machine, whatever $RAY_ADDRESS says
     spec_args = dict(base={"epochs": epochs}, vary={"learning_rate": [1e-3, 3e-3, 1e-2, 3e-2][: max(1, trials // 2)]},
                      seeds=2, address="local")
-    seconds = {}
+    seconds, done = {}, {}
     try:
         for concurrency in (1, 2):
             with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
@@ -246,12 +246,13 @@ def bench_sweep(n_images: int | None = None, trials: int = 8, epochs: int | None
                 sweep.start().wait()
                 seconds[concurrency] = time.perf_counter() - start
                 snap = sweep.snapshot()
+                done[concurrency] = snap["counts"]["done"]
             print(f"  concurrency {concurrency}: {len(snap['trials'])} trials, {snap['counts']['done']} done, "
                   f"{seconds[concurrency]:.1f} s", flush=True)
     finally:
         connect.shutdown()
     figures = {"trials": len(snap["trials"]), "epochs": epochs, "concurrency_1_s": seconds[1],
-               "concurrency_2_s": seconds[2], "ratio": seconds[1] / seconds[2]}
+               "concurrency_2_s": seconds[2], "ratio": seconds[1] / seconds[2], "done": [done[1], done[2]]}
     print(f"Iris sweep of {figures['trials']} trials: concurrency 1 {seconds[1]:.1f} s, concurrency 2 "
           f"{seconds[2]:.1f} s, ratio {figures['ratio']:.2f}x")
     return figures
