@@ -51,13 +51,13 @@ class Executor:
 
     # --- what callers use ----------------------------------------------------------------------------------------
     def submit(self, kind: str, params: dict, *, store: RunStore, owner: str = "local", record: dict | None = None,
-               slot: str | None = None) -> RemoteJob:
+               slot: str | None = None, save: bool = True, strategy: str = "auto") -> RemoteJob:
         """Queue a training; raises ``ParamError`` (bad settings), ``ValueError`` (the task cannot start, e.g. no
         CVAE run), ``Busy`` or ``OwnerLimit`` (the queue is full) before anything is queued."""
         task = get_task(kind)
         params = task.space.validate(params)
         task.check_ready(params, store)
-        job = RemoteJob(self, kind, params, store, owner, record or {})
+        job = RemoteJob(self, kind, params, store, owner, record or {}, save=save, strategy=strategy)
         with self._lock:
             self.scheduler.submit(job.id, owner, kind, cpus=self.cpus_for(kind), slot=slot or kind)
             self._jobs[job.id] = job
@@ -78,8 +78,10 @@ class Executor:
         return max(1, min([need, *caps]))
 
     def jobs(self) -> list[dict]:
-        """Every queued and running job, for the operator."""
-        return self.scheduler.jobs()
+        """Every queued and running job, for the operator (with its worker's host and pid once known)."""
+        with self._lock:
+            jobs = dict(self._jobs)
+        return [{**row, "worker": getattr(jobs.get(row["id"]), "worker", None)} for row in self.scheduler.jobs()]
 
     def warm(self) -> None:
         """Start Ray and one worker per CPU need in the background, so the first Train click does not wait."""
@@ -156,7 +158,7 @@ class Executor:
         job.progress.update(phase="starting", started=time.time())
         try:
             payload = {"id": job.id, "kind": job.kind, "params": job.params, "record": job.record,
-                       **self._inputs(job)}
+                       "save": job.save, "strategy": job.strategy, **self._inputs(job)}
             job.ref = self._task(self.cpus_for(job.kind), run_job).remote(payload, self._mailbox)
         except Exception as err:
             self._finish_failed(job, f"The training could not be started: {type(err).__name__}: {err}")
@@ -186,6 +188,7 @@ class Executor:
             if job is None or not job.running:
                 continue
             for delta in items:
+                job.worker = delta.get("worker") or job.worker
                 delta = {k: v for k, v in delta.items() if k not in ("status", "finished", "run_id", "phase")
                          or (k == "phase" and v not in FINISHED)}
                 job.progress.merge(delta, received)
@@ -229,7 +232,7 @@ class Executor:
             kept = ray.get(self._mailbox.last_checkpoint.remote(job.id), timeout=30)
         except Exception:
             kept = None
-        if kept is not None:
+        if kept is not None and job.save:
             record, model = kept
             try:
                 run_id = job.store.save({**json.loads(record), "params": job.params, "error": message + "."},
@@ -252,8 +255,10 @@ class Executor:
         if not self.jobs_file:
             return
         try:
-            root = default_runs_dir()
+            root, jobs = default_runs_dir(), self.jobs()
+            if jobs:  # a fresh server's runs directory appears with its first training, not with its first save
+                root.mkdir(parents=True, exist_ok=True)
             if root.is_dir():
-                write_json_atomic(root / JOBS_FILE, {"written": time.time(), "pid": os.getpid(), "jobs": self.jobs()})
+                write_json_atomic(root / JOBS_FILE, {"written": time.time(), "pid": os.getpid(), "jobs": jobs})
         except OSError:
             pass

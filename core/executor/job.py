@@ -18,9 +18,12 @@ class RemoteJob:
     """One training of the executor (``executor``: the :class:`core.executor.Executor` that queued it), as a page or
     the command line sees it."""
 
-    def __init__(self, executor, kind: str, params: dict, store: RunStore, owner: str, record: dict):
+    def __init__(self, executor, kind: str, params: dict, store: RunStore, owner: str, record: dict,
+                 save: bool = True, strategy: str = "auto"):
         self.id = uuid.uuid4().hex[:12]
         self.executor, self.kind, self.params, self.store, self.owner = executor, kind, params, store, owner
+        self.save, self.strategy = save, strategy  # save=False: no run stored (the CLI's --no-save)
+        self.worker = None  # {"host", "pid"} of its worker process, once it reported
         self.record = {"owner": owner, **record}
         self.progress = Progress(epochs=params.get("epochs", 0))
         self.progress.update(phase="queued")

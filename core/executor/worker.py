@@ -124,7 +124,8 @@ def run_job(job: dict, mailbox) -> dict:
         checkpoint = _checkpoint_callback(job, task, params, progress, mailbox, started)
         with _Publisher(job["id"], mailbox, progress, stop_event):
             result = run_training(task, params, progress=progress, stop_event=stop_event, store=store,
-                                  record=job["record"],
+                                  record=job["record"], save=job.get("save", True),
+                                  strategy=job.get("strategy", "auto"),
                                   callbacks=(checkpoint,))
         snap = progress.snapshot()
         return {"status": result.status, "error": result.error, "details": snap["details"],
