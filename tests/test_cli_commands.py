@@ -45,6 +45,8 @@ PLAN = {
     ("bench", "memory"): ("ok", ["--images", "3"]),
     ("bench", "ood"): ("ok", ["--images", "300"]),  # a CNN on 300 images: bounds for that, not the README's
     ("bench", "attack"): ("ok", ["--images", "300"]),
+    ("bench", "class"): ("ok", ["--images", "1", "--train-size", "100"]),  # one owner, 100 images: that it runs
+    ("jobs",): ("ok", []),
     ("train", "cnn_finetune"): ("error", [], "choose the CNN run to fine-tune"),
     ("sweep", "cnn_finetune"): ("error", ["--vary", "epochs=0"], "Epochs: 0"),
     ("runs", "list"): ("ok", []),
@@ -56,7 +58,7 @@ PLAN = {
     ("sweep", "cvae"): ("error", ["--vary", "beta=11"], "Beta: 11"),
     ("sweep", "latent"): ("error", ["--vary", "dropout=0.95"], "Dropout: 0.95"),
 }
-ORDER = ["train", "runs", "predict", "bench", "sweep"]  # train cvae before train latent and runs show/export
+ORDER = ["train", "runs", "predict", "bench", "sweep", "jobs"]  # train cvae before train latent and runs show/export
 
 
 def test_the_plan_covers_exactly_what_the_parser_offers():

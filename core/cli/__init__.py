@@ -1,10 +1,11 @@
-"""Command line: ``python -m core train|predict|bench|runs|sweep ...``.
+"""Command line: ``python -m core train|predict|bench|runs|sweep|jobs ...``.
 
 Examples::
 
     python -m core train iris --epochs 10
     python -m core predict iris runs/iris-... 5.1 3.3 1.7 0.5 --json
     python -m core runs list
+    python -m core jobs                      # the server's queued and running trainings
 
 Every choice the parser offers comes from the table that implements it (the task registry, ``bench.BENCHES``,
 ``export.FORMATS``), so nothing is offered that does not run. Bad input: one ``error:`` line, status 2.
@@ -16,9 +17,13 @@ import argparse
 import json
 import sys
 
+from core.cli import jobs as jobs_cli
 from core.cli import runs as runs_cli
 from core.cli import sweep as sweep_cli
 from core.cli.bench import BENCHES, run_bench
+from core.cli.bench_class import bench_class
+from core.cli.train import add_flags as add_train_flags
+from core.cli.train import cmd_train
 from core.model_files import ModelLoadError
 from core.registry import get_task, kinds
 from core.store import RunNotFound, RunStore
@@ -35,16 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--runs-dir", default=None, help="runs directory (default $NN_PLAYGROUND_RUNS or ./runs)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train a model headless and save it as a run")
+    train = sub.add_parser("train", help="train a model in a Ray worker (a local Ray, or a cluster) and save the run")
     train_kinds = train.add_subparsers(dest="kind", required=True)
     for kind in kinds():
         p = train_kinds.add_parser(kind, help=get_task(kind).title)
         get_task(kind).space.add_flags(p)
-        p.add_argument("--no-save", action="store_true", help="do not save the run")
-        p.add_argument("--strategy", default="auto", choices=("auto", "default", "mirrored"),
-                       help="tf.distribute strategy (auto: MirroredStrategy when several GPUs are visible)")
-        p.add_argument("--json", action="store_true", help="print the result as JSON")
-        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        add_train_flags(p)
     train.set_defaults(handler=cmd_train)
 
     predicting = [k for k in kinds() if get_task(k).cli_inputs]
@@ -60,50 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("kind", choices=list(BENCHES),
                        help="; ".join(f"{name}: {(fn.__doc__ or '').strip().splitlines()[0]}"
                                       for name, fn in BENCHES.items()).replace("%", "%%"))
-    bench.add_argument("--images", type=int, default=None, help="images per measurement")
+    bench.add_argument("--images", type=int, default=None, help="images per measurement (class: owners)")
+    bench.add_argument("--train-size", type=int, default=None,
+                       help="class only: training images per owner instead of the Quick preset's (a quick check)")
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(handler=cmd_bench)
 
     runs_cli.add_parser(sub)
     sweep_cli.add_parser(sub)
+    jobs_cli.add_parser(sub)
     return parser
 
 
 def _store(args):
     return RunStore(args.runs_dir)
-
-
-def cmd_train(args) -> int:
-    task = get_task(args.kind)
-    params, problems = task.space.from_flags(args)
-    if problems:
-        return fail("; ".join(problems))
-    from core.training import run_training  # pulls TensorFlow: only when training
-
-    store = _store(args)
-    try:
-        task.check_ready(params, store)
-    except (ValueError, RunNotFound) as err:
-        return fail(str(err))
-    changed = task.space.diff(params)
-    print(f"Training {task.title} with {changed or 'the default settings'}", file=sys.stderr)
-    result = run_training(task, params, store=store, save=not args.no_save,
-                          verbose=0 if args.quiet or args.json else 1, strategy=args.strategy)
-    out = {"status": result.status, "run_id": result.run_id, "metrics": result.metrics, "error": result.error}
-    if result.run_id:
-        out["path"] = str(store.path(result.run_id))
-    if args.json:
-        print(json.dumps(out, default=str))
-    else:
-        print(f"status: {result.status}")
-        if result.error:
-            print(f"error: {result.error}")
-        for name, value in result.metrics.items():
-            if isinstance(value, float):
-                print(f"{name}: {value:.4f}")
-        if "path" in out:
-            print(f"saved run {result.run_id} in {out['path']}")
-    return 0 if result.status != "failed" else 1
 
 
 def cmd_predict(args) -> int:
@@ -128,7 +99,16 @@ def cmd_predict(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    figures = run_bench(args.kind, n_images=args.images)
+    if args.train_size is not None and args.kind != "class":
+        return fail("--train-size is an option of bench class only")
+    if args.kind == "class":
+        try:
+            figures = bench_class(args.images, overrides=None if args.train_size is None else
+                                  {"train_size": args.train_size})
+        except ValueError as err:  # a bad --images or --train-size, said before anything starts
+            return fail(str(err))
+    else:
+        figures = run_bench(args.kind, n_images=args.images)
     if args.json:
         print(json.dumps(figures, default=str))
     return 0

@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from core import PROJECT_ROOT
+from core.cli.bench_class import bench_class
 from core.cli.bench_cvae import bench_cvae
 from core.cli.bench_lessons import bench_attack, bench_ood
 from core.registry import get_task
@@ -282,6 +283,7 @@ def bench_memory(n_images: int | None = None) -> dict:
 BENCHES = {
     "attack": bench_attack, "ood": bench_ood,  # core/cli/bench_lessons.py
     "cvae": bench_cvae,  # core/cli/bench_cvae.py
+    "class": bench_class,  # core/cli/bench_class.py
     "cnn": bench_cnn, "iris": bench_iris,
     "memory": bench_memory, "rerun": bench_rerun, "sweep": bench_sweep,
 }
