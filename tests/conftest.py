@@ -21,9 +21,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -131,6 +133,82 @@ def local_ray():
         assert connect.ensure_ray(None) is None
         yield
         connect.shutdown()
+
+
+class RayCluster:
+    """Ray nodes on localhost for one test, with token authentication (``env`` carries the token to a client).
+
+    ``head(num_cpus)`` starts the head and returns its address; ``node(num_cpus)`` joins another node and returns
+    its process, whose process group ``kill(node)`` ends at once (a machine lost from the cluster). Everything is
+    stopped by process group when the test ends.
+    """
+
+    def __init__(self, log_dir: Path):
+        import secrets
+
+        self.log_dir, self.procs, self.address = log_dir, [], None
+        self.temp = tempfile.mkdtemp(prefix="rc", dir="/tmp")  # short: Ray's socket paths stay under 108 characters
+        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
+                    "RAY_USAGE_STATS_ENABLED": "0"}
+        self.env.pop("RAY_ADDRESS", None)
+
+    def _start(self, args: list[str], name: str):
+        ray_exe = shutil.which("ray")
+        if ray_exe is None:
+            pytest.skip("the `ray` command is not installed")
+        with open(self.log_dir / f"{name}.log", "w") as log:
+            proc = subprocess.Popen([ray_exe, "start", *args, "--temp-dir", self.temp, "--block"], env=self.env,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def head(self, num_cpus: int = 2) -> str:
+        port = _free_port()
+        proc = self._start(["--head", "--port", str(port), "--num-cpus", str(num_cpus), "--include-dashboard=false",
+                            "--ray-client-server-port", str(_free_port())], "head")
+        deadline = time.time() + 120
+        while not _listening(port):
+            assert proc.poll() is None, (self.log_dir / "head.log").read_text()[-3000:]
+            assert time.time() < deadline, "the Ray head did not start"
+            time.sleep(0.5)
+        self.address = f"127.0.0.1:{port}"
+        return self.address
+
+    def node(self, num_cpus: int = 2):
+        proc = self._start(["--address", self.address, "--num-cpus", str(num_cpus)], f"node-{len(self.procs)}")
+        code = (f"import ray, time\nray.init(address={self.address!r}, logging_level='ERROR')\n"
+                f"while len([n for n in ray.nodes() if n['Alive']]) < {len(self.procs)}: time.sleep(0.5)\n")
+        subprocess.run([sys.executable, "-c", code], env=self.env, timeout=120, check=True, capture_output=True)
+        return proc
+
+    @staticmethod
+    def kill(proc) -> None:
+        with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            for sig in (signal.SIGTERM, signal.SIGKILL):  # each node's own process group: nothing else is in it
+                with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+                    os.killpg(proc.pid, sig)
+                    proc.wait(5)
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+@pytest.fixture
+def ray_cluster(tmp_path):
+    """A :class:`RayCluster` of this test's own (token authentication), stopped after it."""
+    cluster = RayCluster(tmp_path)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _free_port() -> int:

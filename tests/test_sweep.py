@@ -7,16 +7,11 @@ others' runs intact; stopping keeps the finished trials; bad input is one ``erro
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -200,11 +195,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.mark.parametrize("args, message", [
     (["--vary", "learning_rate=1e-3,5"], "Learning rate: 5.0 is above the maximum 1"),
     (["--vary", "no_such=1,2"], "unknown hyper-parameter 'no_such'"),
@@ -244,38 +234,12 @@ def test_parse_vary_and_trials_without_ray():
         SweepSpec("iris", vary={"units": (10, 5)})
 
 
-@pytest.fixture
-def ray_head(tmp_path):
-    """A separate Ray head on localhost (its own temp dir), stopped by process group after the test."""
-    ray_exe = shutil.which("ray")
-    if ray_exe is None:
-        pytest.skip("the `ray` command is not installed")
-    port, client_port = _free_port(), _free_port()
-    temp = tempfile.mkdtemp(prefix="rh", dir="/tmp")  # short: Ray's socket paths must stay under 108 characters
-    with open(tmp_path / "head.log", "w") as log:
-        head = subprocess.Popen([ray_exe, "start", "--head", "--port", str(port), "--num-cpus", "2",
-                                 "--include-dashboard=false", "--ray-client-server-port", str(client_port),
-                                 "--temp-dir", temp, "--block"],
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.time() + 120
-        while not _listening(port):
-            assert head.poll() is None, (tmp_path / "head.log").read_text()[-3000:]
-            assert time.time() < deadline, "the Ray head did not start"
-            time.sleep(0.5)
-        yield f"127.0.0.1:{port}"
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):  # the head's own process group: nothing else is in it
-            with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(head.pid, sig)
-                head.wait(5)
-        shutil.rmtree(temp, ignore_errors=True)
-
-
-def test_a_sweep_runs_on_a_separate_ray_cluster(ray_head, runs_dir, project_env):
+def test_a_sweep_runs_on_a_separate_ray_cluster(ray_cluster, runs_dir, project_env):
+    ray_head = ray_cluster.head(num_cpus=2)
     cmd = [sys.executable, "-m", "core", "sweep", "iris", "--vary", "learning_rate=1e-3,1e-2", "--epochs", "2",
            "--repeat", "2", "--address", ray_head, "--json"]
-    out = subprocess.run(cmd, cwd=ROOT, env=project_env(runs_dir), capture_output=True, text=True, timeout=300)
+    env = {**project_env(runs_dir), **{k: v for k, v in ray_cluster.env.items() if k.startswith("RAY_")}}
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout)
     assert result["status"] == DONE and result["counts"]["done"] == 2

@@ -1,0 +1,108 @@
+"""Trainings on a Ray cluster of this test's own (token authentication), as a course that set one up would run them.
+
+A page's training (AppTest, the server's executor at ``RAY_ADDRESS``) runs on the cluster and its run appears in the
+server's store; a node lost while it trains ends that job with a message, the server goes on answering, and the next
+training works on the node that joins after it. Each server runs in a subprocess: this test process may already be
+connected to a local Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.executor import WORKER_DIED
+from core.store import RunStore
+
+pytestmark = pytest.mark.ray
+ROOT = Path(__file__).resolve().parents[1]
+
+PAGE_TRAINING = """
+import time
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("streamlit_app.py", default_timeout=120)
+at.run()
+at.switch_page("app_pages/iris.py")
+at.query_params["iris.epochs"] = "3"
+at.run()
+at.button(key="iris.train").click().run()
+deadline = time.time() + 240
+text = lambda: (at.get("progress")[0].proto.text if at.get("progress") else "")
+while not text().startswith(("Done", "Failed", "Stopped")) and time.time() < deadline:
+    time.sleep(0.5)
+    at.run()
+print(text())
+"""
+
+SERVER = """
+import json, sys, time
+from core.executor import Executor
+from core.store import RunStore
+store = RunStore(sys.argv[1])
+executor = Executor()
+def say(**fields):
+    print(json.dumps(fields), flush=True)
+job = executor.submit("iris", {"epochs": 200}, store=store, owner="ann")
+while job.progress.snapshot()["epoch"] < 2:
+    time.sleep(0.2)
+say(event="training", worker=job.progress.snapshot()["worker"])
+sys.stdin.readline()  # the test has stopped the node that runs it
+job.wait(120)
+snap = job.progress.snapshot()
+say(event="ended", status=snap["status"], error=snap["error"], run_id=snap["run_id"])
+sys.stdin.readline()  # a new node has joined
+after = executor.submit("iris", {"epochs": 2}, store=store, owner="ann")
+after.wait(180)
+say(event="after", status=after.progress.snapshot()["status"], error=after.progress.snapshot()["error"])
+"""
+
+
+def test_a_pages_training_runs_on_the_cluster_and_its_run_is_stored_here(ray_cluster, runs_dir, project_env):
+    address = ray_cluster.head(num_cpus=2)
+    env = {**project_env(runs_dir), **{k: v for k, v in ray_cluster.env.items() if k.startswith("RAY_")},
+           "RAY_ADDRESS": address}
+    out = subprocess.run([sys.executable, "-c", PAGE_TRAINING], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=400)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1].startswith("Done after 3 of 3 epochs"), out.stdout + out.stderr[-2000:]
+    [run] = RunStore(runs_dir).list("iris")
+    assert run.record["status"] == "done" and run.record["has_model"] and run.record["epochs_completed"] == 3
+
+
+def test_a_node_lost_mid_training_ends_its_job_with_a_message_and_the_next_training_works(
+        ray_cluster, runs_dir, project_env):
+    ray_cluster.head(num_cpus=0)  # the head only schedules: every training runs on a joined node
+    env = {**project_env(runs_dir), **{k: v for k, v in ray_cluster.env.items() if k.startswith("RAY_")},
+           "RAY_ADDRESS": ray_cluster.address, "NN_PLAYGROUND_WORKER_CPUS": "2"}
+    node = ray_cluster.node(num_cpus=2)
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(runs_dir)], cwd=ROOT, env=env, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        def event() -> dict:
+            line = server.stdout.readline()
+            assert line, f"the server process ended (status {server.poll()})"
+            return json.loads(line)
+
+        assert event()["event"] == "training"
+        started = time.time()
+        ray_cluster.kill(node)  # the machine that trains leaves the cluster
+        server.stdin.write("\n")
+        server.stdin.flush()
+        ended = event()
+        assert ended["status"] == "failed" and ended["error"].startswith(WORKER_DIED), ended
+        assert time.time() - started < 120
+        if ended["run_id"]:  # its last completed epoch, where the checkpoint reached the server
+            assert RunStore(runs_dir).get(ended["run_id"])["status"] == "failed"
+        ray_cluster.node(num_cpus=2)
+        server.stdin.write("\n")
+        server.stdin.flush()
+        after = event()
+        assert after["status"] == "done", after
+    finally:
+        server.kill()
+        server.wait(10)
