@@ -43,15 +43,23 @@ def assert_one_error_line(out, expected: str):
 
 
 @pytest.fixture(scope="module")
-def trained(cli, tmp_path_factory):
+def trained(tmp_path_factory):
+    """A saved Iris run to predict with and manage (trained here: ``train`` itself starts Ray, a test of its own)."""
+    from core.store import RunStore
+    from core.training import run_training
+
     runs = tmp_path_factory.mktemp("cli-runs")
+    result = run_training(get_task("iris"), {"epochs": 3}, store=RunStore(runs))
+    assert result.status == "done", result.error
+    return runs, {"run_id": result.run_id, "metrics": result.metrics}, None
+
+
+@pytest.mark.ray  # the training runs in a worker process of a local Ray that the command starts
+def test_train_json_is_the_whole_stdout_and_saves_a_run(cli, tmp_path):
+    runs = tmp_path / "runs"
     out = cli("train", "iris", "--epochs", 3, "--json", runs=runs)
     assert out.returncode == 0, out.stderr[-3000:]
-    return runs, json.loads(out.stdout), out
-
-
-def test_train_json_is_the_whole_stdout_and_saves_a_run(trained):
-    runs, result, out = trained
+    result = json.loads(out.stdout)
     assert set(result) == {"status", "run_id", "metrics", "error", "path"}
     assert result["status"] == "done" and result["error"] is None
     assert 0 <= result["metrics"]["test_accuracy"] <= 1 and result["metrics"]["test_loss"] > 0
