@@ -5,14 +5,13 @@ from functools import partial
 import streamlit as st
 
 from core.export import FORMATS, archive_name, export_archive
-from core.params import ParamError
 from core.progress import format_seconds
 from core.records import NAME_MAX, is_shared, owner_of
 from core.registry import get_task, kinds
 from core.store import NotYours, RunNotFound
 from ui.controls import switch_with_params
 from ui.model_panel import headline, open_run
-from ui.session import get_job, owner_id, owner_label, runs_read_only, start_job, store, visible_runs
+from ui.session import get_job, owner_id, owner_label, runs_read_only, store, try_start_job, visible_runs
 from ui.sweep_view import sweep_view
 from ui.text import literal
 
@@ -101,10 +100,9 @@ if len(selected) > 1:
 
 def _rerun(run) -> None:
     params = run.record["params"]
-    try:
-        start_job(run.kind, params)
-    except ParamError as err:
-        st.session_state["runs.error"] = f"Cannot re-run {run.run_id}: {err}"
+    error = try_start_job(run.kind, params)
+    if error:
+        st.session_state["runs.error"] = f"{run.run_id}: {error}"
         return
     st.session_state["runs.goto"] = (run.kind, params)
 

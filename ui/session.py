@@ -25,9 +25,11 @@ import streamlit as st
 from core.executor import Executor, RemoteJob
 from core.executor import shared as shared_executor
 from core.jobs import JobBoard
+from core.params import ParamError
 from core.records import LOCAL_OWNER
 from core.registry import get_task
-from core.store import RunInfo, RunStore, default_runs_dir
+from core.scheduler import Busy, OwnerLimit
+from core.store import RunInfo, RunNotFound, RunStore, default_runs_dir
 from ui.text import literal
 
 OWNER_COOKIE = "nnp_owner"
@@ -233,6 +235,17 @@ def start_job(kind: str, params: dict) -> RemoteJob:
     job = executor().submit(kind, params, store=store(), owner=owner_id())
     job_board().put(owner_id(), kind, job)
     return job
+
+
+def try_start_job(kind: str, params: dict) -> str | None:
+    """:func:`start_job`, or the message to show the visitor when nothing was queued (a full queue says so as it is)."""
+    try:
+        start_job(kind, params)
+    except (Busy, OwnerLimit) as err:
+        return str(err)
+    except (ParamError, ValueError, RunNotFound) as err:
+        return f"Cannot train: {err}"
+    return None
 
 
 # --- what this page view shows -------------------------------------------------------------------------------------

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.params import ParamError
 from core.plots import curves_figure
 from core.progress import FAILED, FINISHED, STOPPED, format_seconds
 from core.registry import get_task
-from core.scheduler import Busy, OwnerLimit
-from core.store import RunNotFound
-from ui.session import Current, adopt, adopted, get_job, set_current, start_job
+from ui.session import Current, adopt, adopted, get_job, set_current, try_start_job
 
 REFRESH_SECONDS = 0.5
 
@@ -35,12 +32,9 @@ def _adopt_finished(kind: str) -> None:
 def _start(kind: str, params: dict) -> None:
     """Train's callback: runs before the script, so the buttons below are drawn with the job already running."""
     st.session_state.pop(f"{kind}.train_error", None)
-    try:
-        start_job(kind, params)
-    except (Busy, OwnerLimit) as err:
-        st.session_state[f"{kind}.train_error"] = str(err)
-    except (ParamError, ValueError, RunNotFound) as err:
-        st.session_state[f"{kind}.train_error"] = f"Cannot train: {err}"
+    error = try_start_job(kind, params)
+    if error:
+        st.session_state[f"{kind}.train_error"] = error
 
 
 def _stop(kind: str) -> None:
