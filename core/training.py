@@ -5,7 +5,8 @@
 raises for a training problem: a NaN/inf loss, an exception or a stop request end the run with a
 status and a clear message in the :class:`core.progress.Progress`.
 
-Many trainings share one server process, so each run frees what TensorFlow would otherwise keep of it for good:
+Many trainings share one process (a Ray worker is reused for job after job, a notebook trains again and again), so
+each run frees what TensorFlow would otherwise keep of it for good:
 see :func:`free_traced_graphs`.
 """
 

@@ -1,6 +1,6 @@
 """State of the app per browser and per server: training jobs, the current model of each kind, the runs store.
 
-Jobs belong to the server, not to a page view: one :class:`core.jobs.JobBoard` per server process
+Jobs belong to the server, not to a page view: one :class:`core.executor.board.JobBoard` per server process
 (``st.cache_resource``) holds them by owner and slot, and one :class:`core.executor.Executor` queues and runs them in
 worker processes (the server itself never trains). The owner (:func:`owner_id`) is the signed-in user when
 the server uses Streamlit's authentication (``st.login``), else this browser's id (:func:`browser_id`), kept
@@ -24,7 +24,7 @@ import streamlit as st
 
 from core.executor import Executor, RemoteJob
 from core.executor import shared as shared_executor
-from core.jobs import JobBoard
+from core.executor.board import JobBoard
 from core.params import ParamError
 from core.records import LOCAL_OWNER
 from core.registry import get_task
