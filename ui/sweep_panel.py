@@ -15,7 +15,7 @@ from core.params import Param, ParamError, ParamSpace
 from core.registry import get_task
 from core.sweep import SweepError, SweepSpec, parse_vary
 from ui.navigation import RUNS
-from ui.session import job_board, owner_id, store
+from ui.session import executor, job_board, owner_id, store
 
 SWEEP_SLOT = "sweep"  # one sweep per browser at a time: a 2-CPU machine runs one well, not several
 
@@ -51,7 +51,8 @@ def _start(spec: SweepSpec) -> None:
 
     st.session_state.pop("sweep.error", None)
     try:
-        sweep = Sweep(spec, store(), record={"owner": owner_id()}).start()
+        # The trials take turns in the server's queue with everyone's trainings, as this visitor's jobs.
+        sweep = Sweep(spec, store(), executor=executor(), record={"owner": owner_id()}).start()
     except (SweepError, ParamError) as err:
         st.session_state["sweep.error"] = str(err)
         return
@@ -73,7 +74,8 @@ def _spec_from_widgets(kind: str, base: dict) -> SweepSpec | None:
     samples = c2.number_input("Random samples of the ranges", 1, 50, 5, key=f"{kind}.sweep.samples",
                               disabled=not has_range, help="Ranges are sampled (log-uniform for learning rates).")
     concurrency = c3.number_input("Trials at once", 1, 64, min(2, os.cpu_count() or 1), key=f"{kind}.sweep.conc",
-                                  help="Each trial trains on one CPU; more at once than CPUs only queues.")
+                                  help="Each trial trains on one CPU, taking turns with everyone's trainings in the "
+                                       "server's queue; more at once than CPUs only queues.")
     early = st.toggle("Stop hopeless trials early (ASHA on the validation loss)", key=f"{kind}.sweep.early")
     address = st.text_input("Ray cluster (empty: a local Ray on this machine)",
                             value=os.environ.get("RAY_ADDRESS", ""), key=f"{kind}.sweep.address",

@@ -94,6 +94,10 @@ def print_summary(records: list[dict], out=sys.stdout) -> dict:
 
 
 def main(args, store) -> int:
+    import os
+
+    from core.executor import Executor
+    from core.scheduler import Limits
     from core.sweep import connect
     from core.sweep.runner import Sweep
     from core.sweep.spec import SweepError
@@ -111,7 +115,10 @@ def main(args, store) -> int:
     where = f"the Ray cluster at {address}" if address else "a local Ray"
     print(f"sweep of the {spec.task.title}: {n} trials ({n // spec.seeds} configurations x {spec.seeds} seeds) on "
           f"{where} with {connect.cluster_cpus()} CPUs", file=out, flush=True)
-    sweep = Sweep(spec, store, on_event=lambda line: print(line, file=out, flush=True))
+    # The trials take turns in an executor's queue, as the server's do (one code path, local or on the cluster): all
+    # of this machine's CPUs locally (no web server here), the cluster's on a cluster. No jobs file: not a server.
+    executor = Executor(address=address or "local", limits=Limits(cpus=os.cpu_count() or 1), jobs_file=False)
+    sweep = Sweep(spec, store, executor=executor, on_event=lambda line: print(line, file=out, flush=True))
     try:
         sweep.start()
         while not sweep.wait(0.5):

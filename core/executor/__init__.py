@@ -12,6 +12,10 @@ mirrored from the worker twice a second), ``running``, ``stop()``, ``model`` (lo
 use), plus ``waiting()`` while it is queued. One dispatcher thread per executor starts what the scheduler lets
 start, merges progress from the mailbox actor, and stores finished runs. A worker that dies ends its job with a
 message (keeping its last completed epoch as a run); every other job goes on.
+
+A sweep given the executor (:class:`core.sweep.Sweep`) draws its trials from the same queue: each trial asks the
+mailbox for a turn as a job of the sweep's owner and trains once the dispatcher grants it
+(:mod:`core.executor.turns`); :meth:`Executor.jobs` lists those turns with the rest.
 """
 
 import threading

@@ -14,6 +14,7 @@ from typing import Any
 
 from core.executor.job import RUNNING, RemoteJob
 from core.executor.mailbox import Mailbox
+from core.executor.turns import Turns
 from core.model_files import ModelFile
 from core.progress import DONE, FAILED, FINISHED, STOPPED
 from core.registry import get_task
@@ -43,7 +44,8 @@ class Executor:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._connected = False
-        self._mailbox = None
+        self._mailbox = self._mailbox_name = None
+        self._turns = Turns(self.scheduler)  # sweep trials' turns (core.executor.turns)
         self._remote: dict[int, Any] = {}
         self._node_cpus = None
         self._thread = threading.Thread(target=self._loop, name="executor", daemon=True)
@@ -81,7 +83,28 @@ class Executor:
         """Every queued and running job, for the operator (with its worker's host and pid once known)."""
         with self._lock:
             jobs = dict(self._jobs)
-        return [{**row, "worker": getattr(jobs.get(row["id"]), "worker", None)} for row in self.scheduler.jobs()]
+        return [{**row, "worker": getattr(jobs.get(row["id"]), "worker", None), "sweep": self._turns.group_of(row["id"])}
+                for row in self.scheduler.jobs()]
+
+    # --- a sweep's trials take turns here (core.executor.turns) -----------------------------------------------
+    def open_turns(self, group: str) -> str:
+        """Let the trials of sweep ``group`` ask for turns; connects to Ray (:class:`SweepError` when it cannot) and
+        returns the name of the mailbox actor the trials ask."""
+        self._connect()
+        self._turns.open(group)
+        self._wake.set()
+        return self._mailbox_name
+
+    def end_turn(self, turn_id: str, completed: bool = False) -> None:
+        """The trial of ``turn_id`` ended (the driver-side sweep learnt it; its worker may be gone): free its turn."""
+        self._turns.release(turn_id, completed)
+        self._wake.set()
+
+    def close_turns(self, group: str) -> None:
+        """The sweep ended: nothing of it stays queued or running."""
+        for turn_id in self._turns.close(group):
+            self._mailbox.forget.remote(turn_id) if self._mailbox is not None else None
+        self._write_jobs_file()
 
     def warm(self) -> None:
         """Start Ray and one worker per CPU need in the background, so the first Train click does not wait."""
@@ -106,7 +129,8 @@ class Executor:
             ensure_ray(self.address)
             import ray
 
-            self._mailbox = ray.remote(num_cpus=0)(Mailbox).options(name=f"nn-mailbox-{uuid.uuid4().hex[:8]}").remote()
+            self._mailbox_name = f"nn-mailbox-{uuid.uuid4().hex[:8]}"
+            self._mailbox = ray.remote(num_cpus=0)(Mailbox).options(name=self._mailbox_name).remote()
             self._node_cpus = max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")),
                                   default=0) or None
             total = cluster_cpus()
@@ -135,7 +159,7 @@ class Executor:
     def _beat(self) -> None:
         with self._lock:
             busy = any(j.running for j in self._jobs.values())
-        if not busy:
+        if not busy and not self._turns.active():
             return
         try:
             self._connect()
@@ -145,8 +169,17 @@ class Executor:
                 job._end(FAILED, error=f"The trainings' cluster cannot be reached: {err}")
                 self._forget(job)
             return
-        for job_id in self.scheduler.ready():
-            self._launch(self._jobs[job_id])
+        if self._turns.active():
+            import ray
+
+            self._turns.take(*ray.get(self._mailbox.take_turns.remote(), timeout=30))
+        with self._lock:  # a submit queues and records its job together
+            ready = self.scheduler.ready()
+        for job_id in ready:
+            if job_id in self._jobs:
+                self._launch(self._jobs[job_id])
+            else:  # a sweep trial's turn: the trial trains in its own worker once granted
+                self._mailbox.grant.remote(job_id) if self._turns.granted(job_id) else None
         self._merge_progress()
         self._collect()
         self._write_jobs_file()

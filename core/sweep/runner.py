@@ -5,6 +5,11 @@ thread of the calling process (a Streamlit server or the CLI). Readers poll :met
 thread: every trial's status and curves so far, updated from Tune's results as they arrive. Every trial that
 trained at least one epoch becomes an ordinary run in the store (``model.keras`` + ``run.json`` with ``sweep``,
 ``sweep_config``, ``seed``, ``trial_id``); :meth:`Sweep.stop` ends the sweep and keeps what was trained.
+
+Given the server's executor (``executor=``, a :class:`core.executor.Executor`), the trials take turns in its fair
+queue with everyone's trainings, as jobs of the sweep's owner (``record["owner"]``): each trial asks for a turn in
+its worker before it trains (:mod:`core.sweep.gate`) and holds no Ray CPU of its own. Without one (a notebook, an
+old caller) every trial takes a Ray CPU, outside any queue.
 """
 
 from __future__ import annotations
@@ -43,12 +48,14 @@ class Sweep:
     """
 
     def __init__(self, spec: SweepSpec, store=None, *, sweep_id: str | None = None, record: dict | None = None,
-                 on_event=None):
+                 on_event=None, executor=None):
         self.spec = spec
         self.store = store if store is not None else RunStore()
         self.id = sweep_id or new_sweep_id(spec.kind)
         self.record = dict(record or {})  # more run.json fields for every trial (e.g. owner)
         self.on_event = on_event  # called with one line of text per trial event, from the sweep's thread
+        self.executor = executor  # trials take turns in its queue (see the module's doc)
+        self.gate: dict | None = None  # set when the sweep runs with an executor: where trials ask for turns
         self.trials = spec.trials()
         self.params = [spec.params(t) for t in self.trials]
         self.stop_event = threading.Event()
@@ -69,6 +76,10 @@ class Sweep:
     def start(self) -> Sweep:
         """Start in a daemon thread. A cluster address is checked first: :class:`SweepError` when unreachable."""
         address = resolve_address(self.spec.address)
+        if self.executor is not None and address != resolve_address(self.executor.address):
+            where = resolve_address(self.executor.address) or "a local Ray"
+            raise SweepError(f"this server trains on {where}: its sweeps run there too, with everyone's trainings "
+                             f"(leave the address empty or give {where})")
         if address is not None and not connected_to(address):
             check_address(address)
         self._update(status=RUNNING, phase="starting Ray", started=time.time())
@@ -90,6 +101,10 @@ class Sweep:
         with self._lock:
             return any(t["status"] == RUNNING for t in self._state["trials"])
 
+    def turn_id(self, index: int) -> str:
+        """The id of trial ``index``'s turn in the executor's queue (its jobs list shows it)."""
+        return f"{self.id}/{index}"
+
     def wait(self, timeout: float | None = None) -> bool:
         if self._thread is not None:
             self._thread.join(timeout)
@@ -109,6 +124,9 @@ class Sweep:
         try:
             address = ensure_ray(self.spec.address)
             self._update(address=address, phase="running trials")
+            if self.executor is not None:
+                self.gate = {"mailbox": self.executor.open_turns(self.id), "owner": self.record.get("owner", "local"),
+                             "cpus": self.executor.scheduler.limits.cpus}
             if not self.stop_event.is_set():
                 from core.sweep.tune_run import run_tuner  # imports Ray: only when a sweep runs
 
@@ -119,6 +137,8 @@ class Sweep:
         except Exception as err:
             status, error = FAILED, f"The sweep failed: {type(err).__name__}: {err}"
             traceback.print_exc()
+        if self.executor is not None:
+            self.executor.close_turns(self.id)  # nothing of this sweep stays in the queue
         for index in range(len(self.trials)):  # trials Tune stopped without telling (the whole sweep stopped)
             self._finish(index, None)
         self._update(status=status, error=error, phase=status, finished=time.time())
@@ -169,10 +189,19 @@ class Sweep:
             self._state["version"] += 1
 
     def trial_error(self, index: int, message: str) -> None:
+        self._end_turn(index)
         self._finish(index, FAILED, message)
 
     def trial_complete(self, index: int) -> None:
+        with self._lock:
+            final = self._trial(index).get("final") and self._records.get(index, {}).get("status") == DONE
+        self._end_turn(index, completed=bool(final))  # a full training: its duration counts for the kind's mean
         self._finish(index, DONE)
+
+    def _end_turn(self, index: int, completed: bool = False) -> None:
+        """The trial ended (its worker gave its turn back already, unless it died): the executor frees the turn."""
+        if self.executor is not None:
+            self.executor.end_turn(self.turn_id(index), completed)
 
     def _finish(self, index: int, status: str | None, error: str | None = None) -> None:
         """Store the trial's run (once) and settle its status; ``status`` None: the sweep ended around it."""

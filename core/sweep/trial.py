@@ -62,21 +62,41 @@ class _StopFlag:
         return self.stopped
 
 
+def _not_run() -> None:
+    """The report of a trial the sweep's Stop ended before it trained."""
+    from ray import tune
+
+    tune.report({"epoch": 0, "val_loss": float("nan"), FINAL_KEY: True})
+
+
 def run_trial(config: dict) -> None:
     """Tune's function trainable: ``config["trial"]`` holds kind, params, store root, thread bound, the epochs at
-    which early stopping may end the trial (the model goes with those reports) and the name of the stop flag."""
+    which early stopping may end the trial (the model goes with those reports), the name of the stop flag, and
+    ``gate`` (None, or where to ask for a turn in the executor's queue before training: :mod:`core.sweep.gate`)."""
     trial = config["trial"]
     flag = _StopFlag(trial.get("stop_flag"))
-    if flag.check(force=True):  # the sweep was stopped before this trial began
-        from ray import tune
-
-        tune.report({"epoch": 0, "val_loss": float("nan"), FINAL_KEY: True})
+    if trial.get("gate") is None:
+        _not_run() if flag.check(force=True) else _train(trial, flag)
         return
+    from core.sweep.gate import Turn
+
+    turn = Turn(trial["gate"], trial["kind"], int(trial.get("threads", 1)))
+    try:
+        if flag.check(force=True) or not turn.wait(lambda: flag.check(force=True)):
+            _not_run()  # the sweep was stopped before (or while) this trial waited for its turn
+        else:
+            turn.completed = _train(trial, flag)
+    finally:
+        turn.release()
+
+
+def _train(trial: dict, flag: _StopFlag) -> bool:
+    """Train and report (see the module's doc); True when the training ran to its end."""
     bound_threads(int(trial.get("threads", 1)))
     import keras
     from ray import tune
 
-    from core.progress import Progress
+    from core.progress import DONE, Progress
     from core.store import RunStore
     from core.training import run_record, run_training
 
@@ -120,3 +140,4 @@ def run_trial(config: dict) -> None:
     tune.report({**final, "epoch": snap["epoch"], "val_loss": _last(snap["history"], "val_loss"), FINAL_KEY: True,
                  RECORD_KEY: record(snap, result.status, result.error, result.metrics),
                  MODEL_KEY: model_bytes(result.model)})
+    return result.status == DONE and snap["epoch"] == epochs

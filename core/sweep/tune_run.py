@@ -24,6 +24,10 @@ from core.sweep.trial import FINAL_KEY, MODEL_KEY, RECORD_KEY, StopFlag, run_tri
 
 REDUCTION_FACTOR = 2  # ASHA keeps the better half at each rung
 STOP_GRACE = 60.0  # seconds the running trials get to stop, evaluate and report after Stop; then Tune ends them
+# A trial that takes turns in the executor's queue holds no Ray CPU (the executor counts the CPUs: a waiting trial
+# holding one could keep a granted training from starting). Tune refuses a trial without any resource, so it asks
+# for this much of Ray's "memory" resource (bytes) instead: nothing that anyone else needs.
+GATED_RESOURCES = {"cpu": 0, "memory": 2**20}
 
 
 def grace_period(epochs: int) -> int:
@@ -125,8 +129,15 @@ def run_tuner(sweep) -> None:
         rungs = asha_rungs(epochs, grace)
     flag_name = f"nn-playground-stop-{sweep.id}"
     flag = ray.remote(num_cpus=0)(StopFlag).options(name=flag_name).remote()
+    gate = sweep.gate  # None: no executor, each trial takes a Ray CPU of its own
     trials = [{"index": i, "kind": spec.kind, "params": params, "store_root": root, "threads": TRIAL_CPUS,
-               "model_epochs": rungs, "stop_flag": flag_name} for i, params in enumerate(sweep.params)]
+               "model_epochs": rungs, "stop_flag": flag_name,
+               "gate": None if gate is None else {"mailbox": gate["mailbox"], "owner": gate["owner"],
+                                                  "turn": sweep.turn_id(i)}}
+              for i, params in enumerate(sweep.params)]
+    concurrency = spec.concurrency
+    if gate is not None and concurrency is None:  # no Ray CPUs bound the trial processes: the executor's CPUs do
+        concurrency = max(1, int(gate["cpus"] // TRIAL_CPUS))
 
     def name(trial) -> str:
         return f"trial-{trial.config['trial']['index']:03d}"
@@ -135,9 +146,9 @@ def run_tuner(sweep) -> None:
     _ACTIVE[sweep.id] = sweep
     try:
         tuner = tune.Tuner(
-            tune.with_resources(run_trial, {"cpu": TRIAL_CPUS}),
+            tune.with_resources(run_trial, {"cpu": TRIAL_CPUS} if gate is None else GATED_RESOURCES),
             param_space={"trial": tune.grid_search(trials)},
-            tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=spec.concurrency, scheduler=scheduler,
+            tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=concurrency, scheduler=scheduler,
                                         reuse_actors=True, trial_name_creator=name, trial_dirname_creator=name),
             run_config=tune.RunConfig(name=sweep.id, storage_path=storage, callbacks=[_Feed(sweep.id)],
                                       stop=_StopAll(sweep.id, flag_name), verbose=0, log_to_file=False,
