@@ -61,6 +61,23 @@ after.wait(180)
 say(event="after", status=after.progress.snapshot()["status"], error=after.progress.snapshot()["error"])
 """
 
+LOST = """
+import json, sys, time
+from core.executor import Executor
+from core.store import RunStore
+store = RunStore(sys.argv[1])
+executor = Executor()
+first = executor.submit("iris", {"epochs": 200}, store=store, owner="ann")
+second = executor.submit("iris", {"epochs": 2}, store=store, owner="bob")  # one CPU: it waits
+while first.progress.snapshot()["epoch"] < 2:
+    time.sleep(0.2)
+print(json.dumps({"event": "training", "second": second.state}), flush=True)
+sys.stdin.readline()  # the test has stopped the whole cluster
+first.wait(120)
+print(json.dumps({"event": "ended", "status": first.progress.snapshot()["status"], "error": first.progress.snapshot()["error"],
+                  "second": second.state, "second_running": second.running, "runs": len(store.list())}), flush=True)
+"""
+
 
 def test_a_pages_training_runs_on_the_cluster_and_its_run_is_stored_here(ray_cluster, runs_dir, project_env):
     address = ray_cluster.head(num_cpus=2)
@@ -103,6 +120,30 @@ def test_a_node_lost_mid_training_ends_its_job_with_a_message_and_the_next_train
         server.stdin.flush()
         after = event()
         assert after["status"] == "done", after
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+def test_a_cluster_gone_ends_the_running_training_with_a_message_and_keeps_the_queued_one(
+        ray_cluster, runs_dir, project_env):
+    ray_cluster.head(num_cpus=2)
+    env = {**project_env(runs_dir), **{k: v for k, v in ray_cluster.env.items() if k.startswith("RAY_")},
+           "RAY_ADDRESS": ray_cluster.address, "NN_PLAYGROUND_WORKER_CPUS": "1"}
+    server = subprocess.Popen([sys.executable, "-c", LOST, str(runs_dir)], cwd=ROOT, env=env, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        first = json.loads(server.stdout.readline() or "{}")
+        assert first == {"event": "training", "second": "queued"}, first
+        started = time.time()
+        ray_cluster.stop()  # every node, the head too: the cluster is unreachable
+        server.stdin.write("\n")
+        server.stdin.flush()
+        ended = json.loads(server.stdout.readline() or "{}")
+        assert ended.get("status") == "failed", ended
+        assert ended["error"].startswith((WORKER_DIED, "The trainings' cluster stopped answering")), ended
+        assert ended["second"] == "queued" and ended["second_running"], ended  # still waiting, not lost
+        assert ended["runs"] == 0 and time.time() - started < 120
     finally:
         server.kill()
         server.wait(10)

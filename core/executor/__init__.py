@@ -20,8 +20,9 @@ mailbox for a turn as a job of the sweep's owner and trains once the dispatcher 
 
 import threading
 
-from core.executor.dispatch import JOBS_FILE, POLL_SECONDS, WORKER_DIED, Executor
+from core.executor.dispatch import POLL_SECONDS, WORKER_DIED, Executor
 from core.executor.job import QUEUED, RUNNING, RemoteJob
+from core.executor.jobs_file import JOBS_FILE
 from core.executor.mailbox import Mailbox
 
 __all__ = ["JOBS_FILE", "POLL_SECONDS", "QUEUED", "RUNNING", "WORKER_DIED", "Executor", "Mailbox", "RemoteJob",

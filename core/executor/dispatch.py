@@ -13,19 +13,21 @@ from dataclasses import replace
 from typing import Any
 
 from core.executor.job import RUNNING, RemoteJob
+from core.executor.jobs_file import JobsFile
 from core.executor.mailbox import Mailbox
 from core.executor.turns import Turns
 from core.model_files import ModelFile
 from core.progress import DONE, FAILED, FINISHED, STOPPED
 from core.registry import get_task
 from core.scheduler import Limits, Scheduler
-from core.store import RunStore, default_runs_dir, write_json_atomic
+from core.store import RunStore
 from core.sweep.connect import cluster_cpus, ensure_ray, resolve_address
+from core.sweep.connect import shutdown as disconnect
 from core.sweep.spec import SweepError
 from core.threads import thread_env
 
 POLL_SECONDS = 0.25  # the dispatcher's beat: starts, progress, endings
-JOBS_FILE = ".jobs.json"  # in the runs directory: the queue as `python -m core jobs` shows it to the operator
+LOST_AFTER = 15.0  # seconds of failing beats after which Ray is taken for gone (its running jobs end)
 WORKER_DIED = ("The worker process training this model stopped unexpectedly (killed, out of memory, or its machine "
                "left the cluster)")
 log = logging.getLogger(__name__)
@@ -38,7 +40,7 @@ class Executor:
         self.address = address
         local = resolve_address(address) is None
         self.scheduler = Scheduler(limits or Limits.from_env(cpus=os.cpu_count() or 1))
-        self.jobs_file = jobs_file
+        self._jobs_file = JobsFile() if jobs_file else None  # the server's queue for `python -m core jobs`
         self._local = local
         self._jobs: dict[str, RemoteJob] = {}
         self._lock = threading.Lock()
@@ -134,8 +136,9 @@ class Executor:
             self._node_cpus = max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")),
                                   default=0) or None
             total = cluster_cpus()
-            if total and not self._local:
-                self.scheduler.limits = replace(self.scheduler.limits, cpus=total)
+            if total and not self._local:  # a cluster's CPUs, capped by the operator's NN_PLAYGROUND_WORKER_CPUS
+                cpus = Limits.from_env(cpus=total, shared_with_server=False).cpus
+                self.scheduler.limits = replace(self.scheduler.limits, cpus=cpus)
             self._connected = True
 
     def _task(self, cpus: int, fn):
@@ -148,13 +151,36 @@ class Executor:
         return self._remote[key]
 
     def _loop(self) -> None:
+        failing_since = None
         while True:
             self._wake.wait(POLL_SECONDS)
             self._wake.clear()
             try:
                 self._beat()
-            except Exception:  # the dispatcher must outlive any one problem
-                log.error("executor: %s", traceback.format_exc())
+                failing_since = None
+            except Exception as err:  # the dispatcher must outlive any one problem
+                if failing_since is None:
+                    failing_since = time.monotonic()
+                    log.error("executor: %s", traceback.format_exc())
+                elif time.monotonic() - failing_since > LOST_AFTER and self._connected:
+                    self._lost(err)
+                    failing_since = None
+
+    def _lost(self, err: Exception) -> None:
+        """Ray stopped answering (the cluster went away, the local Ray died): end the running jobs with a message,
+        keep the queued ones queued, and connect afresh on the next beat. Runs saved before are not touched."""
+        message = (f"The trainings' cluster stopped answering ({type(err).__name__}): this training was lost. Runs "
+                   "saved before are kept; press Train again to retry.")
+        log.warning("executor: Ray stopped answering (%s); its running jobs end, queued ones wait", err)
+        for job in [j for j in list(self._jobs.values()) if j.state == RUNNING and j.running]:
+            job._end(FAILED, error=message)
+            self._forget(job, reachable=False)
+        with self._lock:
+            self._connected, self._mailbox, self._remote = False, None, {}
+        try:
+            disconnect()
+        except Exception:  # already gone
+            pass
 
     def _beat(self) -> None:
         with self._lock:
@@ -191,25 +217,10 @@ class Executor:
         job.progress.update(phase="starting", started=time.time())
         try:
             payload = {"id": job.id, "kind": job.kind, "params": job.params, "record": job.record,
-                       "save": job.save, "strategy": job.strategy, **self._inputs(job)}
+                       "save": job.save, "strategy": job.strategy, **job.inputs()}
             job.ref = self._task(self.cpus_for(job.kind), run_job).remote(payload, self._mailbox)
         except Exception as err:
             self._finish_failed(job, f"The training could not be started: {type(err).__name__}: {err}")
-
-    def _inputs(self, job: RemoteJob) -> dict:
-        """The stored runs (with their ancestors) and the files the job's task reads, as bytes."""
-        task, runs, files = get_task(job.kind), {}, {}
-        for name in task.run_params:
-            run_id = job.params.get(name)
-            while run_id and run_id not in runs:
-                runs[run_id] = job.store.pack(run_id)
-                run_id = job.store.get(run_id).get("parent")
-        for name in task.file_params:
-            path = job.params.get(name)
-            if path:
-                with open(path, "rb") as f:
-                    files[name] = (os.path.basename(path), f.read())
-        return {"runs": runs, "files": files}
 
     def _merge_progress(self) -> None:
         import ray
@@ -276,22 +287,14 @@ class Executor:
         job._end(FAILED, error=message, run_id=run_id)
         self._forget(job)
 
-    def _forget(self, job: RemoteJob) -> None:
+    def _forget(self, job: RemoteJob, reachable: bool = True) -> None:
         self.scheduler.finished(job.id, completed=job.progress.status == DONE) if job.state == RUNNING else None
         with self._lock:
             self._jobs.pop(job.id, None)
-        if self._mailbox is not None:
+        if self._mailbox is not None and reachable:
             self._mailbox.forget.remote(job.id)
         self._write_jobs_file()
 
     def _write_jobs_file(self) -> None:
-        if not self.jobs_file:
-            return
-        try:
-            root, jobs = default_runs_dir(), self.jobs()
-            if jobs:  # a fresh server's runs directory appears with its first training, not with its first save
-                root.mkdir(parents=True, exist_ok=True)
-            if root.is_dir():
-                write_json_atomic(root / JOBS_FILE, {"written": time.time(), "pid": os.getpid(), "jobs": jobs})
-        except OSError:
-            pass
+        if self._jobs_file is not None:
+            self._jobs_file.write(self.jobs())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
+from pathlib import Path
 
 from core.progress import Progress
 from core.registry import get_task
@@ -67,6 +69,21 @@ class RemoteJob:
         if self._model is None and not self.running and self.run_id:
             self._model = self.store.load_model(self.run_id, get_task(self.kind).custom_objects())
         return self._model
+
+    def inputs(self) -> dict:
+        """What the worker needs besides the settings, as bytes (no shared disk): the stored runs the task reads (with
+        their ancestors: a fine-tune of a fine-tune reads its first CNN's settings) and the files it reads."""
+        task, runs, files = get_task(self.kind), {}, {}
+        for name in task.run_params:
+            run_id = self.params.get(name)
+            while run_id and run_id not in runs:
+                runs[run_id] = self.store.pack(run_id)
+                run_id = self.store.get(run_id).get("parent")
+        for name in task.file_params:
+            path = self.params.get(name)
+            if path:
+                files[name] = (os.path.basename(path), Path(path).read_bytes())
+        return {"runs": runs, "files": files}
 
     def _end(self, status: str, error: str | None = None, phase: str | None = None, **fields) -> None:
         self.progress.finish(status, error=error, **fields)

@@ -29,17 +29,19 @@ class Limits:
             raise ValueError("Limits.max_queue and Limits.max_queued_per_owner must be at least 1")
 
     @classmethod
-    def from_env(cls, cpus: float | None = None, environ: Mapping[str, str] | None = None) -> Limits:
+    def from_env(cls, cpus: float | None = None, environ: Mapping[str, str] | None = None, *,
+                 shared_with_server: bool = True) -> Limits:
         """The limits from ``cpus`` (default: this machine's) and the operator's environment variables.
 
         ``NN_PLAYGROUND_WORKER_CPUS`` caps the CPUs for trainings; unset, one CPU is left to the web server when
-        there are two or more (a 2-core machine trains one job at a time and still answers clicks).
+        there are two or more and the CPUs are the server's own machine's (``shared_with_server``: a 2-core machine
+        trains one job at a time and still answers clicks; a cluster's CPUs are all the trainings').
         ``NN_PLAYGROUND_MAX_QUEUE`` (default 24) and ``NN_PLAYGROUND_MAX_QUEUED_PER_OWNER`` (default 3) bound the
         waiting jobs. An empty variable is unset; a bad value raises a ValueError naming the variable.
         """
         env = os.environ if environ is None else environ
         cpus = float(cpus or os.cpu_count() or 1)
-        worker_cpus = _env_number(env, WORKER_CPUS, float, cpus - 1 if cpus >= 2 else cpus)
+        worker_cpus = _env_number(env, WORKER_CPUS, float, cpus - 1 if cpus >= 2 and shared_with_server else cpus)
         return cls(cpus=min(cpus, worker_cpus), max_queue=_env_number(env, MAX_QUEUE, int, cls.max_queue),
                    max_queued_per_owner=_env_number(env, MAX_QUEUED_PER_OWNER, int, cls.max_queued_per_owner))
 
