@@ -22,8 +22,16 @@ def test_a_sweep_started_on_the_iris_page_shows_bands_and_parallel_coordinates(a
     # Into the fields themselves, never page.keyboard: a key that misses the field reaches Streamlit's own shortcuts
     # ("r" in "Learning rate" reruns the page), and the flaky failure was a timeout typing into these fields.
     vary = page.locator("input[aria-label='Vary']")
-    vary.fill("Learning rate")
-    page.get_by_role("option", name="Learning rate", exact=True).click()
+    option = page.get_by_role("option", name="Learning rate", exact=True)
+    for _ in range(3):  # the menu opens on a click of the field; a click that landed during a rerun opens nothing
+        wait_idle(page)
+        vary.click()
+        try:
+            option.wait_for(timeout=5_000)
+            break
+        except Exception:
+            vary.press("Escape")
+    option.click()
     vary.press("Escape")  # close the menu, which would cover the fields below it
     values = page.get_by_label("Learning rate: values")
     values.wait_for()  # drawn by the run the choice started: once that run ends, no later run replaces the field

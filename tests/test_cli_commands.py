@@ -166,12 +166,12 @@ def _check_attack(f):
 
 
 def _check_class(f):
-    # One owner (--images 1) on 100 images: both ways saved their run (the bench raises otherwise) and measured
-    # every figure; no bar on the ratio for so short a training (Ray's and TensorFlow's start-up dominate).
-    assert f["owners"] == 1 and f["ratio_last_run"] > 0
+    # K owners on a few hundred images: both ways saved every run (the bench raises otherwise) and measured every
+    # figure; no bar on the ratio for so short a training (Ray's and TensorFlow's start-up dominate).
+    assert f["owners"] >= 1 and f["ratio_last_run"] > 0
     for side in ("executor", "threads"):
         g = f[side]
-        assert len(g["runs"]) == 1 and 0 < g["first_run_s"] <= g["last_run_s"], f
+        assert len(g["runs"]) == f["owners"] and 0 < g["first_run_s"] <= g["last_run_s"], f
         assert 0 < g["first_point_median_s"] <= g["first_point_max_s"] <= g["last_run_s"], f
 
 
@@ -185,7 +185,10 @@ def test_every_bench_has_a_check_of_its_figures():
     assert sorted(BENCH_CHECKS) == BENCHES
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.ray) if n in ("sweep", "class") else n for n in BENCHES])
+# bench class's figures are checked by _check_class in tests/test_cli_executor.py, on bench_class() called there (the
+# same figures, two owners, without a third start of Ray and TensorFlow for it)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.ray) if n == "sweep" else n
+                                  for n in BENCHES if n != "class"])
 def test_bench_figures(name, tmp_path, project_env):
     """``python -m core bench NAME --json`` at the PLAN's settings: status 0, no traceback, figures that hold."""
     elsewhere = tmp_path / "env-runs"

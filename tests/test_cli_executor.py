@@ -24,6 +24,7 @@ from core.progress import STOPPED
 from core.scheduler import Limits
 from core.store import RunStore
 from tests.test_cli import ROOT, assert_one_error_line, user_lines
+from tests.test_cli_commands import BENCH_CHECKS
 
 pytestmark = pytest.mark.ray
 TIMEOUT = 240
@@ -119,6 +120,7 @@ def test_jobs_lists_what_an_executor_runs_and_queues(cli, local_ray, runs_dir):
 
 def test_bench_class_gives_every_figure_for_both_ways(local_ray, tmp_path):
     figures = bench_class(2, overrides={"train_size": 200, "epochs": 1}, runs_dir=str(tmp_path))
+    BENCH_CHECKS["class"](figures)
     assert figures["owners"] == 2 and figures["ratio_last_run"] > 0
     for side in ("executor", "threads"):
         numbers = {k: v for k, v in figures[side].items() if k != "runs"}

@@ -5,6 +5,7 @@ import asyncio
 import gc
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -38,7 +39,10 @@ def _post(token: str, body: bytes):
 
     scope = {"type": "http", "method": "POST", "path": f"/_nn/verdict/{token}", "path_params": {"token": token},
              "headers": [], "query_string": b""}
-    response = asyncio.run(verdict.endpoint(Request(scope, receive)))
+    # In a thread of its own: in the full suite the session's chromium (Playwright's sync API) keeps an event loop
+    # running in this thread, where asyncio.run refuses to start another.
+    with ThreadPoolExecutor(1) as pool:
+        response = pool.submit(asyncio.run, verdict.endpoint(Request(scope, receive))).result()
     return response.status_code, json.loads(response.body)
 
 

@@ -18,6 +18,7 @@ so TensorFlow is imported once per worker, not once per training. The worker low
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -132,6 +133,7 @@ def run_job(job: dict, mailbox) -> dict:
                 "metrics": result.metrics, "run": store.pack(result.run_id) if result.run_id else None}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        gc.collect()  # the job's data and model go before the worker waits for its next job
 
 
 def warm() -> int:
