@@ -35,6 +35,7 @@ from core.store import RunStore, jsonable
 
 WORKER_NICE = 10  # the OS priority of a training worker: below the web server's (0)
 PUBLISH_SECONDS = 0.5  # progress reaches the server twice a second; Stop is read back as often
+FIRST_POINT_SECONDS = 0.1  # until the first per-batch loss has been sent
 
 
 def lower_priority(nice: int = WORKER_NICE) -> None:
@@ -67,7 +68,9 @@ class _Publisher:
             pass
 
     def _loop(self) -> None:
-        while not self.done.wait(PUBLISH_SECONDS):
+        # Quick until the first batch's loss has gone out (the visitor waits for the first point of the curve), then
+        # twice a second.
+        while not self.done.wait(PUBLISH_SECONDS if self.seen[0] else FIRST_POINT_SECONDS):
             self.send()
 
     def __enter__(self) -> _Publisher:
