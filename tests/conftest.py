@@ -211,6 +211,17 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def wait_for(predicate, timeout: float, what: str = "the condition", every=None, poll: float = 0.05) -> None:
+    """Wait until ``predicate()`` holds, calling ``every()`` (a watcher) on each poll; fail saying ``what`` did not
+    happen within ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while not predicate():
+        if every is not None:
+            every()
+        assert time.time() < deadline, f"{what} did not happen within {timeout} s"
+        time.sleep(poll)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -23,6 +23,7 @@ from core.executor import JOBS_FILE, Executor
 from core.progress import STOPPED
 from core.scheduler import Limits
 from core.store import RunStore
+from tests.conftest import wait_for
 from tests.test_cli import ROOT, assert_one_error_line, user_lines
 from tests.test_cli_commands import BENCH_CHECKS
 
@@ -39,11 +40,8 @@ def cli(project_env):
     return run
 
 
-def _wait_for(predicate, timeout=TIMEOUT, what="the condition"):
-    deadline = time.time() + timeout
-    while not predicate():
-        assert time.time() < deadline, f"{what} did not happen within {timeout} s"
-        time.sleep(0.1)
+def _wait_for(predicate, timeout=TIMEOUT, what="the condition", every=None):
+    wait_for(predicate, timeout, what, every)
 
 
 def test_train_through_the_executor_saves_the_run_here_and_prints_the_same_json(cli, tmp_path):

@@ -18,6 +18,7 @@ from core.executor import WORKER_DIED, Executor
 from core.progress import DONE, FAILED, STOPPED
 from core.scheduler import Limits
 from core.store import RunStore
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.ray
 SMALL = {"epochs": 3, "repeat": 2}  # about a second of training
@@ -36,11 +37,8 @@ def _wait(jobs, timeout=TIMEOUT):
         assert job.wait(max(1, deadline - time.time())), f"job {job.kind} of {job.owner} did not end"
 
 
-def _wait_for(predicate, timeout=TIMEOUT, what="the condition"):
-    deadline = time.time() + timeout
-    while not predicate():
-        assert time.time() < deadline, f"{what} did not happen within {timeout} s"
-        time.sleep(0.1)
+def _wait_for(predicate, timeout=TIMEOUT, what="the condition", every=None):
+    wait_for(predicate, timeout, what, every)
 
 
 def test_three_owners_share_one_slot_in_round_robin_order_and_every_run_is_saved(executor, runs_dir):

@@ -18,6 +18,7 @@ from core.scheduler import Limits
 from core.store import RunStore
 from core.sweep import Sweep, SweepSpec
 from core.sweep import stats as sweep_stats
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 SMALL = {"epochs": 3, "repeat": 2}  # an Iris training of about a second
@@ -35,12 +36,7 @@ def _spec(**kw) -> SweepSpec:
 
 
 def _wait_for(predicate, timeout=TIMEOUT, what="the condition", every=None):
-    deadline = time.time() + timeout
-    while not predicate():
-        if every is not None:
-            every()
-        assert time.time() < deadline, f"{what} did not happen within {timeout} s"
-        time.sleep(0.05)
+    wait_for(predicate, timeout, what, every)
 
 
 def _rows(executor, owner: str, state: str | None = None) -> list[dict]:
