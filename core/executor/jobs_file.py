@@ -30,5 +30,5 @@ class JobsFile:
             if root.is_dir():
                 write_json_atomic(root / JOBS_FILE, {"written": time.time(), "pid": os.getpid(), "jobs": jobs})
                 self._shape, self._written = shape, time.monotonic()
-        except OSError:
+        except OSError:  # a read-only or full runs folder: the operator's view goes stale, trainings go on
             pass
