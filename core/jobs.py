@@ -19,6 +19,9 @@ from typing import Any
 from core.progress import FAILED, Progress
 from core.registry import get_task
 
+# Lazy imports: core.training (TensorFlow and Keras, 5.6 s to import) inside import_tensorflow and the job's thread,
+# so that the CLI and the tests import this module without TensorFlow.
+
 _IMPORT_LOCK = threading.Lock()
 _imported = threading.Event()
 

@@ -7,7 +7,10 @@ Keras is imported only inside the functions that need it.
 from __future__ import annotations
 
 import tempfile
+import zipfile
 from pathlib import Path
+
+# Lazy import: Keras (5.9 s to import, with TensorFlow) inside load_model_file, so that the run store imports at once.
 
 MODEL = "model.keras"  # a run folder's model file
 
@@ -27,8 +30,6 @@ def check_keras_archive(path: Path) -> None:
     Keras itself only refuses archives above 4 GiB, so a 1 MB file holding a 1 GiB ``config.json`` would be
     read into the server's memory. This reads the zip's directory only.
     """
-    import zipfile
-
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()

@@ -7,6 +7,7 @@ through text (``--epochs 5`` or ``?epochs=5``).
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,8 +174,6 @@ class ParamSpace:
 
     def add_flags(self, parser) -> None:
         """A command-line flag per parameter on an ``argparse`` parser, with its bounds and default in the help."""
-        import argparse
-
         for p in self.params:
             extra = f" (one of {', '.join(map(str, p.choices))})" if p.kind == "choice" else ""
             bounds = f" [{p.min:g}..{p.max:g}]" if p.min is not None and p.max is not None else ""

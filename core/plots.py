@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 from plotly.subplots import make_subplots
+
+# Lazy import: matplotlib's colour maps (0.1 s to import) inside colorize, the one function that needs them.
 
 PALETTE = ("#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692", "#B6E880", "#FF97FF",
            "#FECB52")
@@ -197,11 +203,6 @@ def png_data_uri(image) -> str:
 
     ``st.image`` shows such a URI as it is: no media file to fetch, none to vanish (a quick succession of
     reruns orphans a served image before the browser asked for it, and it fails to load)."""
-    import base64
-    import io
-
-    from PIL import Image
-
     a = np.asarray(image)
     if a.dtype != np.uint8:
         a = (np.clip(a, 0, 1) * 255).round().astype("uint8")

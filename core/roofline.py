@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import time
 
+# Lazy imports: TensorFlow and Keras (5.6 s to import) inside the functions that measure, so that the bench commands'
+# parser imports this module at once.
+
 TRAINING_FACTOR = 3.0  # a training step ≈ forward + two backward products of the same size
 
 

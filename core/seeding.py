@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+# Lazy imports: TensorFlow and Keras (5.6 s to import) inside set_seed, called just before a training starts.
+
 _determinism_on = False
 
 

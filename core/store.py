@@ -19,6 +19,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from core import PROJECT_ROOT
 from core.files import write_atomic
 from core.model_files import MODEL, ModelLoadError, load_model_file
@@ -75,8 +77,6 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 def jsonable(value):
     """JSON for NumPy scalars and arrays (metrics, confusion matrices); anything else as text."""
-    import numpy as np
-
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+# Lazy import: TensorFlow (5.6 s to import) inside bound_threads, after the variables that must precede it are set.
+
 THREAD_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
 
 
@@ -18,7 +20,7 @@ def bound_threads(n: int) -> None:
     """This process's TensorFlow (and OpenMP) use ``n`` threads: the variables set before TensorFlow starts, and
     TensorFlow's own setting re-applied where still possible. Imports TensorFlow."""
     os.environ.update(thread_env(n))
-    import tensorflow as tf  # heavy: only when this process is about to train
+    import tensorflow as tf
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(n)

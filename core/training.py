@@ -24,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import ops
+from tensorflow.python.framework.func_graph import FuncGraph
 
 from core.callbacks import ProgressCallback
 from core.progress import DONE, FAILED, STOPPED, Progress
@@ -255,8 +256,6 @@ def _variables(model) -> list:
 
 def _closure_graphs(fn, depth: int = 2) -> set:
     """The traced graphs (``FuncGraph``) of the tensors a gradient function's closure holds."""
-    from tensorflow.python.framework.func_graph import FuncGraph
-
     graphs = set()
     for cell in getattr(fn, "__closure__", None) or ():
         try:

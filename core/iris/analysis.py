@@ -17,6 +17,8 @@ import numpy as np
 
 from core.iris.model import predict_proba
 
+# Lazy import: scikit-learn's PCA (0.9 s to import) inside pca_plane, so that the Iris page imports this module at once.
+
 
 @dataclass
 class RegionMap:

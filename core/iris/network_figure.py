@@ -7,7 +7,14 @@ for a larger |w|, blue for a positive and orange for a negative weight.
 
 from __future__ import annotations
 
+import base64
+import io
+from html import escape
+
 import numpy as np
+from PIL import Image
+
+from core.plots import svg_frame
 
 POSITIVE, NEGATIVE = "#2F6DB5", "#F08A24"  # TensorFlow Playground's blue and orange
 MAX_LINE_WIDTH = 6.0
@@ -45,11 +52,6 @@ def _layout_cells(sizes, cell: int):
 
 
 def _png(canvas: np.ndarray) -> str:
-    import base64
-    import io
-
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.fromarray(canvas, "RGBA").save(buffer, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -81,8 +83,6 @@ def network_svg(maps, diagram, input_names=(), output_names=(), scale: int = 4) 
     A picture, not a chart: a browser swaps it in a few milliseconds, where re-rendering an interactive chart of
     170 lines took most of a "One step" click. ``scale`` enlarges the drawing (map pixels stay sharp).
     """
-    from html import escape
-
     canvas, corners, cell = _paint_maps(maps)
     height, width = canvas.shape[:2]
     pad = 4 * cell
@@ -130,8 +130,6 @@ def step_loss_svg(losses, width: int = 900, height: int = 220) -> str:
 
     def px(i, loss):
         return left + plot_w * i / x_max, top + plot_h * (1 - min(max(loss / y_max, 0.0), 1.0))
-
-    from core.plots import svg_frame
 
     parts = svg_frame(width, height, (left, top, plot_w, plot_h), [f"{frac * y_max:.3g}" for frac in (0.0, 0.5, 1.0)])
     parts.append(f'<text x="{left}" y="16" font-size="14">loss per step</text>')

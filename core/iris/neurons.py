@@ -27,6 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from core.iris.task import SPACE, TASK
+from core.seeding import set_seed
+
+# Lazy imports: TensorFlow and Keras (5.6 s to import) and core.training (imports both) inside the functions that
+# build and step a model, so that the Iris page paints before they load.
+
 RESOLUTION = 25  # grid points per axis of a neuron map
 
 
@@ -212,9 +218,6 @@ def make_stepper(params: dict, x_train, y_train, warm: bool = True) -> Stepper:
     as the others.
     """
     from tensorflow.python.framework import ops
-
-    from core.iris.task import SPACE, TASK
-    from core.seeding import set_seed
 
     params = SPACE.validate(params)
     mark = ops.uid()

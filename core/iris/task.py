@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from core.iris import data
 from core.iris.data import FEATURES, SPECIES
 from core.iris.model import build_model, predict_proba
@@ -95,8 +97,6 @@ class IrisTask(Task):
 
 def _cross_entropy(probs, y) -> float:
     """Mean of -log p_y, the sparse categorical cross-entropy."""
-    import numpy as np
-
     return float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)).mean())
 
 
