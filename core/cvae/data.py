@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# Lazy import: TensorFlow (5.6 s to import) inside make_cvae_datasets, so that binarize and the CVAE's defaults
+# (the registry, the pages) import without it.
+
 IMAGE_SHAPE = (28, 28, 1)
 BINARY_THRESHOLD = 0.5  # pixel / 255 above this is 1, else 0
 # The portfolio's settings: the defaults of build_cvae (core.cvae.model) and of the CVAE kind (core.cvae.task),

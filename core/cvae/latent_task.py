@@ -6,8 +6,16 @@ stored run (``cvae_run``), so the classifier's run records exactly which encoder
 
 from __future__ import annotations
 
+import numpy as np
+
+from core.cvae.task import TASK as CVAE_TASK
+from core.mnist.data import load_for
 from core.params import Param, ParamSpace
+from core.store import RunStore
 from core.tasks import Prepared, Task
+
+# Lazy imports: TensorFlow and Keras (5.6 s to import), core.cvae.latent (imports TensorFlow) and scikit-learn's
+# KNeighborsClassifier (1.1 s) inside the functions that train, so that the registry imports this kind at once.
 
 SPACE = ParamSpace((
     Param("cvae_run", "", "str", label="CVAE run", help="The stored CVAE run whose encoder gives the features."),
@@ -37,9 +45,6 @@ class LatentTask(Task):
         import tensorflow as tf
 
         from core.cvae.latent import latent_features
-        from core.cvae.task import TASK as CVAE_TASK
-        from core.mnist.data import load_for
-        from core.store import RunStore
 
         store = store or RunStore()
         self.check_ready(params, store)
@@ -65,8 +70,6 @@ class LatentTask(Task):
                                        params["learning_rate"], params["dropout"])
 
     def evaluate(self, model, prepared):
-        import numpy as np
-
         probs = np.asarray(model(prepared.arrays["f_test"], training=False))
         acc = float((probs.argmax(1) == prepared.arrays["y_test"]).mean())
         return {"test_accuracy": acc, "knn_accuracy": prepared.info["knn_accuracy"]}

@@ -26,6 +26,7 @@ from core.cvae.data import binarize
 from core.cvae.elbo import image_elbo_terms
 from core.cvae.latent import decode_points, encode_means
 from core.cvae.model import CVAE
+from core.plots import latent_scatter
 
 SIGMAS = (1, 2)  # the ellipses drawn on the map
 N_SAMPLES = 8  # decoded draws from q(z|x) shown
@@ -110,8 +111,6 @@ def posterior_figure(background, labels, mean, logvar, dims=(0, 1), samples=None
     Traces: ``mean``, ``1σ``, ``2σ`` (closed curves), ``samples`` (when given). ``zoom`` frames the 2 sigma
     ellipse and the samples instead of the whole map.
     """
-    from core.plots import latent_scatter
-
     fig = latent_scatter(background, labels, dims, extent=extent, height=height)
     a, b = dims
     for k in SIGMAS:

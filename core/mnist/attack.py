@@ -26,15 +26,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.mnist.cnn import as_batch, predict_digits
+from core.mnist.ood import forward_head
+
+# Lazy import: TensorFlow (5.6 s to import) inside loss_gradient, so that the CNN page imports this module at once.
+
 EPSILONS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
 
 
 def loss_gradient(model, images, labels) -> tuple[np.ndarray, np.ndarray]:
     """``grad_x L(x, y)`` (n, 28, 28) for images in [0, 1] and integer labels, and the probabilities (n, 10)."""
     import tensorflow as tf
-
-    from core.mnist.cnn import as_batch
-    from core.mnist.ood import forward_head
 
     x = tf.convert_to_tensor(as_batch(images))
     y = tf.convert_to_tensor(np.atleast_1d(np.asarray(labels, dtype="int32")))
@@ -61,8 +63,6 @@ def fgsm(model, images, labels, eps: float) -> np.ndarray:
 
 def accuracy_vs_epsilon(model, images, labels, epsilons=EPSILONS, batch_size: int = 500) -> list[dict]:
     """Accuracy on ``images`` (in [0, 1]) after FGSM with each ``eps``; the gradient is computed once per batch."""
-    from core.mnist.cnn import predict_digits
-
     x = np.asarray(images, dtype="float32")
     y = np.asarray(labels).astype(int)
     grads = np.concatenate([loss_gradient(model, x[i:i + batch_size], y[i:i + batch_size])[0]

@@ -16,6 +16,9 @@ from functools import lru_cache, partial
 
 import numpy as np
 
+# Lazy imports: TensorFlow and Keras (5.6 s to import) inside the functions that build and run a network, and SciPy's
+# correlate2d (0.7 s) inside convolve, so that the CNN kind's parameters (the registry, the pages) import at once.
+
 DEFAULT_FILTERS = (16, 32, 64, 128)
 DEFAULT_LEARNING_RATE = 1e-3  # Adam's, as in the portfolio; the CNN kind's default (core.mnist.task)
 IMAGE_SHAPE = (28, 28, 1)

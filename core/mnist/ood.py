@@ -37,8 +37,13 @@ from pathlib import Path
 import numpy as np
 
 from core.files import write_atomic
-from core.mnist.data import unit_pixels
+from core.mnist.cnn import as_batch, compiled
+from core.mnist.data import load_for, unit_pixels
 from core.mnist.ood_parts import Gaussians, fit_gaussians, pixel_gaussians, pixel_statistics
+from core.mnist.photos import RENDERINGS, rendered_once
+
+# Lazy imports: TensorFlow and Keras (5.6 s to import) inside forward_head, so that the pages import this module
+# before a model is loaded.
 
 __all__ = ["Gaussians", "OodStats", "fit_ood", "pixel_gaussians", "pixel_statistics", "score", "score_one"]
 
@@ -64,8 +69,6 @@ def _head_with_textures(model, x):
 
 
 def _batched(model, images, batch_size: int = 1024, training: bool = False):
-    from core.mnist.cnn import as_batch, compiled
-
     x = as_batch(images)
     hs, zs, ts = [], [], []
     for i in range(0, len(x), batch_size):
@@ -160,8 +163,6 @@ def fit_ood(model, x_train, y_train, x_test, *, augment_invert: bool = False, n_
     copies join the fit, as they joined the model's training. ``meta`` records the share of the other half of the
     calibration digits flagged, per rendering.
     """
-    from core.mnist.photos import RENDERINGS, rendered_once
-
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(x_train))[:n_fit]
     xf, yf = unit_pixels(x_train[idx]), np.asarray(y_train)[idx].astype(int)
@@ -188,8 +189,6 @@ def fit_ood(model, x_train, y_train, x_test, *, augment_invert: bool = False, n_
 def score(model, stats: OodStats, images) -> dict:
     """Scores of 28x28 images in [0, 1] (one or a batch), as arrays: ``score`` (combined), its parts, ``not_a_digit``,
     ``percentile`` (the share of MNIST test digits with a lower score)."""
-    from core.mnist.cnn import as_batch
-
     x = as_batch(images)[..., 0]
     h, _, t = _batched(model, x)
     parts = stats.parts(h, t, x)
@@ -237,8 +236,6 @@ def stats_for_folder(folder: Path, model, data=None, params: dict | None = None)
 def fit_for(model, params: dict, data=None) -> OodStats:
     """Fit on the MNIST a model's settings name (``data`` if given), with its inversion augmentation."""
     if data is None:
-        from core.mnist.data import load_for
-
         data = load_for(params)
     return fit_ood(model, data.x_train, data.y_train, data.x_test, augment_invert=bool(params.get("augment_invert")))
 

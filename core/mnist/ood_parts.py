@@ -3,9 +3,15 @@ with a shared covariance (the Mahalanobis distance), and the pixels' statistics 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+
+from core.mnist.photos import RENDERINGS, rendered_once
+
+# Lazy import: SciPy's ndimage filters (0.2 s to import) inside pixel_statistics, so that the pages import this module
+# at once.
 
 N_PIXEL_FIT = 2000  # training digits, in each rendering, that the pixels' Gaussians are fitted on
 MID_GREY = (0.2, 0.8)  # a pixel between these (ink 1, background 0) is grey: neither ink nor background
@@ -61,10 +67,6 @@ _PIXEL_GAUSSIANS: dict[str, Gaussians] = {}
 def pixel_gaussians(x_train, y_train, n: int = N_PIXEL_FIT) -> Gaussians:
     """Class-conditional Gaussians of :func:`pixel_statistics` on the first ``n`` training digits in each of the
     three renderings; they depend on the data only, so they are fitted once per process and data."""
-    import hashlib
-
-    from core.mnist.photos import RENDERINGS, rendered_once
-
     x = np.ascontiguousarray(x_train[:n])
     key = hashlib.sha1(x.tobytes()).hexdigest()
     if key not in _PIXEL_GAUSSIANS:

@@ -5,17 +5,21 @@ What the out-of-distribution score (:mod:`core.mnist.ood`) is tested and benchma
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from core.mnist.data import unit_pixels
+from core.mnist.preprocess import PreprocessError, preprocess_digit
+
+# Lazy imports: scikit-image (0.3 s for skimage.transform's resize, with SciPy) and SciPy's rankdata (0.7 s) inside the
+# functions that use them, so that the CNN page imports this module at once.
 
 
 def as_uploaded(images, size: int = 112) -> np.ndarray:
     """MNIST digits as the app's upload path hands them to the network: enlarged (bilinear) to ``size`` px, then
     :func:`core.mnist.preprocess.preprocess_digit`. float32 (n, 28, 28)."""
     from skimage.transform import resize
-
-    from core.mnist.preprocess import preprocess_digit
 
     return np.asarray([preprocess_digit((255 * resize(np.asarray(x, dtype="float32") / (255.0 if np.asarray(x).dtype == np.uint8 else 1.0), (size, size), order=1)).astype("uint8")).image
                        for x in images], dtype="float32")
@@ -24,8 +28,6 @@ def as_uploaded(images, size: int = 112) -> np.ndarray:
 def as_drawn(images, scale: int = 10) -> np.ndarray:
     """MNIST digits as a pen draws them: solid ink (thresholded at half), enlarged ``scale`` times with hard edges
     (a canvas stroke has no soft rim), then :func:`core.mnist.preprocess.preprocess_digit`. float32 (n, 28, 28)."""
-    from core.mnist.preprocess import PreprocessError, preprocess_digit
-
     out = []
     for x in as_stored(images):
         solid = np.kron((x > 0.5).astype("uint8") * 255, np.ones((scale, scale), "uint8"))
@@ -48,8 +50,6 @@ _RENDERED: dict[tuple[str, str], np.ndarray] = {}
 def rendered_once(images, how: str = "uploaded") -> np.ndarray:
     """``RENDERINGS[how](images)``, once per process (about 5 ms a digit: it depends on the data only, not on the
     model, so a server or a test session that saves many CNN runs pays once). Keeps the last few sets."""
-    import hashlib
-
     images = np.ascontiguousarray(images)
     key = (how, hashlib.sha1(images.tobytes()).hexdigest())
     if key not in _RENDERED:
@@ -111,8 +111,6 @@ def preprocessed_photos(crops: bool = True) -> tuple[list[str], np.ndarray]:
 
     Photos the preprocessing refuses (no ink found) never reach the network and are left out.
     """
-    from core.mnist.preprocess import PreprocessError, preprocess_digit
-
     names, images = [], []
     for name, img in skimage_photos(crops):
         try:

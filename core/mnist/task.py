@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from core.metrics import confusion
-from core.mnist.cnn import DEFAULT_LEARNING_RATE
-from core.mnist.data import DATA_PARAMS
+from core.mnist.cnn import DEFAULT_LEARNING_RATE, build_cnn, predict_digits
+from core.mnist.data import DATA_PARAMS, load_for, make_datasets
+from core.mnist.ood import STATS_FILE, attach, attached, fit_ood, score_one, stats_for_ref
+from core.mnist.preprocess import PreprocessError, load_image_bytes, prediction_summary, preprocess_digit
 from core.params import Param, ParamSpace
 from core.tasks import Prepared, Task
 
@@ -48,8 +52,6 @@ def evaluate_digits(model, x_test, y_test, n_mistakes: int = 16) -> dict:
 
     ``x_test``: uint8 (n, 28, 28) white-on-black, as MNIST stores it.
     """
-    from core.mnist.cnn import predict_digits
-
     x = x_test.astype("float32") / 255.0
     probs = predict_digits(model, x)
     inv_probs = predict_digits(model, 1.0 - x)
@@ -77,8 +79,6 @@ class CnnTask(Task):
     cli_inputs = "image files (PNG/JPEG) of digits"
 
     def prepare(self, params, store=None):
-        from core.mnist.data import load_for, make_datasets
-
         data = load_for(params)
         train, test, info = make_datasets(data, augment_invert=params["augment_invert"],
                                           train_size=params["train_size"], batch_size=params["batch_size"],
@@ -88,8 +88,6 @@ class CnnTask(Task):
                                             "x_train": data.x_train, "y_train": data.y_train})
 
     def build(self, params, prepared=None):
-        from core.mnist.cnn import build_cnn
-
         filters = [params[f"conv{i}_filters"] for i in range(1, 5)]
         return build_cnn(filters, params["kernel_size"], params["dense_units"], params["dropout"],
                          params["learning_rate"], params["precision"])
@@ -101,17 +99,9 @@ class CnnTask(Task):
         return ood_files(model, prepared, bool(prepared.info.get("augment_invert")))
 
     def attach_run(self, model, ref, store):
-        from core.mnist.ood import attach, stats_for_ref
-
         attach(model, stats_for_ref(store, ref, model))
 
     def predict_inputs(self, model, inputs):
-        from pathlib import Path
-
-        from core.mnist.cnn import predict_digits
-        from core.mnist.ood import attached, score_one
-        from core.mnist.preprocess import PreprocessError, load_image_bytes, prediction_summary, preprocess_digit
-
         stats = attached(model)  # see attach_run
         results = []
         for name in inputs:
@@ -150,8 +140,6 @@ def ood_files(model, prepared, augment_invert: bool) -> dict[str, bytes]:
 
     A failure costs only the file: the statistics are fitted on first use instead.
     """
-    from core.mnist.ood import STATS_FILE, fit_ood
-
     a = prepared.arrays
     try:
         stats = fit_ood(model, a["x_train"], a["y_train"], a["x_test"], augment_invert=augment_invert)
