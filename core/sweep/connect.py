@@ -11,12 +11,16 @@ import atexit
 import logging
 import os
 import socket
+import sys
 import threading
 from pathlib import Path
 
 from core import PROJECT_ROOT
 from core.sweep.spec import SweepError
 from core.threads import thread_env
+
+# Lazy imports: Ray (0.3 s to import, and it starts nothing until ray.init) inside the functions that connect, so
+# that the pages and `python -m core --help` import this module without it.
 
 TRIAL_CPUS = 1  # CPUs (and TensorFlow threads) per trial
 PROBE_TIMEOUT = 15.0
@@ -47,8 +51,6 @@ def _token_available() -> bool:
 
 def _use_token() -> None:
     """`ray start` clusters use token authentication by default: send this machine's token when it has one."""
-    import sys
-
     if "RAY_AUTH_MODE" in os.environ or not _token_available():
         return
     os.environ["RAY_AUTH_MODE"] = "token"

@@ -11,6 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+# Lazy import: Ray (0.3 s to import) inside the methods, so that importing this module never loads it (its one
+# importer today, core.sweep.trial, runs in a Ray worker where Ray is loaded).
+
 POLL_SECONDS = 0.5  # how often a waiting trial asks whether its turn came (and reads the sweep's stop flag)
 
 

@@ -27,6 +27,9 @@ from core.store import RunStore
 from core.sweep.connect import check_address, connected_to, ensure_ray, resolve_address
 from core.sweep.spec import SweepError, SweepSpec
 
+# Lazy import: core.sweep.tune_run (Ray Tune, 1.0 s to import, and pandas) when a sweep starts, so that the pages and
+# the CLI import this module at once.
+
 PENDING = "pending"
 MAX_EVENTS = 500
 
@@ -128,7 +131,7 @@ class Sweep:
                 self.gate = {"mailbox": self.executor.open_turns(self.id), "owner": self.record.get("owner", "local"),
                              "cpus": self.executor.scheduler.limits.cpus}
             if not self.stop_event.is_set():
-                from core.sweep.tune_run import run_tuner  # imports Ray: only when a sweep runs
+                from core.sweep.tune_run import run_tuner
 
                 run_tuner(self)
             status, error = (STOPPED if self.stop_event.is_set() else DONE), None

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from core.params import Param, ParamError, ParamSpace
 from core.registry import get_task
 
@@ -171,8 +173,6 @@ class SweepSpec:
     def configs(self) -> list[dict]:
         """Every configuration (varied values only): the grid's product, each with ``samples`` random draws of the
         ranges (reproducible: drawn from the base seed). Duplicate draws of integer ranges are dropped."""
-        import numpy as np
-
         rng = np.random.default_rng(self.base["seed"])
         space = self.task.space
         names = list(self.vary)

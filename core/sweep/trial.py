@@ -16,9 +16,14 @@ import threading
 import time
 
 from core.model_files import model_bytes
+from core.progress import DONE, Progress
 from core.registry import get_task
-from core.store import jsonable
+from core.store import RunStore, jsonable
+from core.sweep.gate import Turn
 from core.threads import bound_threads
+
+# Lazy imports: Ray (0.3 s to import; Tune 1.0 s), Keras and core.training (TensorFlow, 5.6 s) inside the functions
+# that run in the trial's worker, Keras after bound_threads has set TensorFlow's thread variables.
 
 MODEL_KEY, RECORD_KEY, FINAL_KEY = "_model", "_record", "_final"  # popped by the driver before Tune logs results
 
@@ -78,8 +83,6 @@ def run_trial(config: dict) -> None:
     if trial.get("gate") is None:
         _not_run() if flag.check(force=True) else _train(trial, flag)
         return
-    from core.sweep.gate import Turn
-
     turn = Turn(trial["gate"], trial["kind"], int(trial.get("threads", 1)))
     try:
         if flag.check(force=True) or not turn.wait(lambda: flag.check(force=True)):
@@ -96,8 +99,6 @@ def _train(trial: dict, flag: _StopFlag) -> bool:
     import keras
     from ray import tune
 
-    from core.progress import DONE, Progress
-    from core.store import RunStore
     from core.training import run_record, run_training
 
     keras.backend.clear_session()  # a reused worker: forget the previous trial's graphs
