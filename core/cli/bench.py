@@ -6,6 +6,7 @@ whatever else the machine is doing; absolute numbers are printed alongside.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import statistics
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -20,7 +22,17 @@ from core import PROJECT_ROOT
 from core.cli.bench_class import bench_class
 from core.cli.bench_cvae import bench_cvae
 from core.cli.bench_lessons import bench_attack, bench_ood
+from core.iris.model import build_model
+from core.mnist.cnn import build_cnn, predict_digits, resolve_precision
+from core.mnist.data import load_mnist, make_datasets, portfolio_pipeline
+from core.mnist.preprocess import preprocess_digit
 from core.registry import get_task
+from core.roofline import matmul_peaks, onednn_enabled, print_roofline, roofline
+from core.store import RunStore
+from core.sweep import Sweep, SweepSpec, connect
+
+# Lazy imports: TensorFlow and Keras (5.6 s to import) and core.training (imports both) inside the benches, so that
+# `python -m core --help` (0.3 s) does not load them.
 
 
 def _timed_fit(model, dataset, steps: int) -> float:
@@ -36,8 +48,6 @@ def _images_per_s(model, dataset, steps: int, batch_size: int) -> float:
 
 
 def _cnn_bench_data(rows: int):
-    from core.mnist.data import load_mnist
-
     data = load_mnist()
     return data, data.x_train[:rows], data.y_train[:rows]
 
@@ -45,10 +55,6 @@ def _cnn_bench_data(rows: int):
 def portfolio_child() -> None:
     """The child of :class:`_PortfolioAsItRan`: ``python -c ... rows batch_size steps``; one line in, one figure out."""
     rows, batch_size, steps = (int(a) for a in sys.argv[1:4])
-    from core.mnist.cnn import build_cnn
-    from core.mnist.data import portfolio_pipeline
-    from core.roofline import onednn_enabled
-
     _, x, y = _cnn_bench_data(rows)
     model, ds = build_cnn(precision="float32"), portfolio_pipeline(x, y, batch_size=batch_size).repeat()
     print(json.dumps({"onednn": onednn_enabled()}), flush=True)
@@ -98,10 +104,6 @@ def bench_cnn(n_images: int | None = None, batch_size: int = 128, repeats: int =
     """
     import tensorflow as tf
 
-    from core.mnist.cnn import build_cnn, predict_digits, resolve_precision
-    from core.mnist.data import make_datasets, portfolio_pipeline
-    from core.roofline import matmul_peaks, onednn_enabled
-
     n_images = n_images or 19200
     steps = max(1, n_images // batch_size)
     rows = steps * batch_size * 2
@@ -129,9 +131,6 @@ def bench_cnn(n_images: int | None = None, batch_size: int = 128, repeats: int =
     project_model = models[fast][0]
 
     # One canvas prediction: preprocessing of a 280x280 drawing plus a forward pass.
-    from core.mnist.preprocess import preprocess_digit
-    from core.roofline import print_roofline, roofline
-
     canvas = np.zeros((280, 280, 4), dtype="uint8")
     canvas[60:220, 130:150, :] = 255
     latencies = []
@@ -194,12 +193,7 @@ def bench_rerun(n_images: int | None = None, repeats: int = 10) -> dict:
     (default ``free_memory=True``, another ``gc.collect()``). The app disables the first in
     ``.streamlit/config.toml`` and turns the second off in its server (see ``ui.session.ensure_tf``).
     """
-    import gc
-
     import keras
-
-    from core.iris.model import build_model
-    from core.mnist.cnn import build_cnn
 
     models = [build_model(), build_cnn()]  # a realistic heap: TensorFlow, Keras and two models loaded
 
@@ -229,11 +223,6 @@ def bench_sweep(n_images: int | None = None, trials: int = 8, epochs: int | None
     several seconds, counts in both); trials long enough that the training, which runs in parallel, dominates.
     ``n_images`` (``--images``): training examples per trial instead, 2,400 per epoch (a quick check).
     """
-    import tempfile
-
-    from core.store import RunStore
-    from core.sweep import Sweep, SweepSpec, connect
-
     epochs = epochs or (max(1, round(n_images / 2400)) if n_images else 40)
     connect.ensure_ray("local")  # this machine, whatever $RAY_ADDRESS says
     spec_args = dict(base={"epochs": epochs}, vary={"learning_rate": [1e-3, 3e-3, 1e-2, 3e-2][: max(1, trials // 2)]},
@@ -263,11 +252,6 @@ def bench_memory(n_images: int | None = None) -> dict:
     """Resident-memory growth over 50 small Iris trainings (``--images``: how many) with the traced graphs freed, and
     the baseline (``free_graphs=False``, the old leak) over 10; each side in a fresh process, 3 warm-up trainings
     (:func:`core.training.memory_growth`). Bar: < 50 MB over 50."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
     n, figures = n_images or 50, {}
     for side, free, count in (("baseline", False, min(n, 10)), ("fixed", True, n)):
         code = f"import json, core.training as t; print(json.dumps(t.memory_growth({count}, free_graphs={free})))"

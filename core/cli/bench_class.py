@@ -21,9 +21,17 @@ import statistics
 import tempfile
 import time
 
+from core.executor import Executor
+from core.executor.worker import warm
+from core.jobs import TrainingJob, import_tensorflow
 from core.mnist.task import PRESETS
 from core.progress import DONE, FINISHED
 from core.registry import get_task
+from core.store import RunStore
+from core.sweep import connect
+from core.threads import thread_env
+
+# Lazy import: Ray (0.3 s to import) inside the bench, so that `python -m core --help` does not load it.
 
 KIND = "cnn"
 PRESET = "Quick: 20,000 images × 3 epochs"  # the CNN page's preset that a class starts with
@@ -63,9 +71,6 @@ def _warm_workers(executor) -> None:
     waited for): as many at once as can train at once."""
     import ray
 
-    from core.executor.worker import warm
-    from core.threads import thread_env
-
     cpus = executor.cpus_for(KIND)
     parallel = max(1, int(executor.scheduler.limits.cpus // cpus))
     remote = ray.remote(num_cpus=cpus, max_retries=0, runtime_env={"env_vars": thread_env(cpus)})(warm)
@@ -73,8 +78,6 @@ def _warm_workers(executor) -> None:
 
 
 def _executor_side(params: dict, owners: list[str], store) -> dict:
-    from core.executor import Executor
-
     executor = Executor(address="local", jobs_file=False)  # the server's limits, from the environment
     _warm_workers(executor)
     start = time.perf_counter()
@@ -88,8 +91,6 @@ def _executor_side(params: dict, owners: list[str], store) -> dict:
 
 
 def _threads_side(params: dict, owners: list[str], store) -> dict:
-    from core.jobs import TrainingJob, import_tensorflow
-
     import_tensorflow()
     start = time.perf_counter()
     jobs, submitted = [], []
@@ -114,9 +115,6 @@ def bench_class(n_images: int | None = None, *, overrides: dict | None = None, r
     in a temporary folder. Ray: the local one this process uses, else one started here and stopped.
     """
     import ray
-
-    from core.store import RunStore
-    from core.sweep import connect
 
     if n_images is not None and n_images < 1:
         raise ValueError(f"bench class takes --images 1 or more (the number of owners), not {n_images}")

@@ -8,12 +8,17 @@ import time
 
 import numpy as np
 
+from core.cvae.data import binarize, make_cvae_datasets
+from core.mnist.data import load_mnist
+from core.roofline import print_roofline, roofline
+
+# Lazy imports: TensorFlow and Keras (5.6 s to import) and core.cvae.model / core.cvae.latent (TensorFlow Probability
+# too) inside the bench, so that `python -m core --help` does not load them.
+
 
 def bench_cvae(n_images: int | None = None) -> dict:
     """CVAE training images/s, project fit vs the portfolio's plain step; one-point decode latency."""
     from core.cvae.model import build_cvae
-    from core.mnist.data import load_mnist
-    from core.roofline import print_roofline, roofline
 
     figures = _bench_cvae(load_mnist().x_train, n_images=n_images or 3200)
     for name, value in figures.items():
@@ -63,7 +68,6 @@ def _bench_cvae(x_train, n_images: int = 3200, batch_size: int = 64, repeats: in
     import keras
     import tensorflow as tf
 
-    from core.cvae.data import binarize, make_cvae_datasets
     from core.cvae.latent import decode_point
     from core.cvae.model import DEFAULT_LEARNING_RATE, build_cvae
 

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import tempfile
+
+from core.mnist.attack import accuracy_vs_epsilon
+from core.mnist.data import load_mnist
+from core.mnist.ood import N_CALIB, score, stats_for_run
+from core.mnist.photos import RENDERINGS, auroc, preprocessed_photos
+from core.mnist.task import PRESETS
 from core.registry import get_task
+from core.store import RunStore
+
+# Lazy import: core.training (TensorFlow and Keras, 5.6 s to import) inside _quick_cnn, so that `python -m core
+# --help` does not load it.
 
 
 def _quick_cnn(train_size: int | None = None):
     """A Quick-preset CNN (20,000 images x 3 epochs) trained now, in a temporary runs folder: (store, run id, model).
 
     ``train_size`` (``--images``) trains on fewer images: a quick check that the bench runs, not its figures."""
-    import tempfile
-
-    from core.mnist.task import PRESETS
-    from core.store import RunStore
     from core.training import run_training
 
     store = RunStore(tempfile.mkdtemp(prefix="bench-cnn-lessons-"))
@@ -26,10 +33,6 @@ def _quick_cnn(train_size: int | None = None):
 def bench_ood(n_images: int | None = None) -> dict:
     """Out-of-distribution score on a Quick-preset CNN: scikit-image photos flagged; MNIST test digits flagged in each
     way real digits reach the network (uploaded, drawn, stored; 2,000 test digits not calibrated on); AUROC."""
-    from core.mnist.data import load_mnist
-    from core.mnist.ood import N_CALIB, score, stats_for_run
-    from core.mnist.photos import RENDERINGS, auroc, preprocessed_photos
-
     store, run_id, model = _quick_cnn(n_images)
     stats = stats_for_run(store, run_id, model)
     held_out = load_mnist().x_test[N_CALIB:N_CALIB + 2000]
@@ -48,9 +51,6 @@ def bench_ood(n_images: int | None = None) -> dict:
 
 def bench_attack(n_images: int | None = None) -> dict:
     """FGSM on a Quick-preset CNN: test accuracy (500 digits) against epsilon; the bar is < 50% at 0.1."""
-    from core.mnist.attack import accuracy_vs_epsilon
-    from core.mnist.data import load_mnist
-
     _, _, model = _quick_cnn(n_images)
     data = load_mnist()
     n = 500

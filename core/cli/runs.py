@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
-from core.export import FORMATS
+from core.export import FORMATS, export_run
+from core.records import is_shared
 from core.registry import kinds
+from core.store import RunNotFound
 
 
 def add_parser(sub) -> None:
@@ -39,9 +41,6 @@ def _sweep_summary(record: dict) -> str:
 
 
 def main(args, store) -> int:
-    from core.records import is_shared
-    from core.store import RunNotFound
-
     try:
         if args.action == "list":
             runs = store.list(args.kind)
@@ -69,8 +68,6 @@ def main(args, store) -> int:
         elif args.action == "show":
             print(json.dumps(store.get(args.run_id), indent=1, default=str))
         elif args.action == "export":
-            from core.export import export_run
-
             path = export_run(store, args.run_id, args.format, args.out)
             print(f"wrote {args.format} export of {args.run_id} to {path}")
         elif args.action == "delete":

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 
+from core.executor import Executor
+from core.params import ParamError
 from core.registry import get_task, kinds
+from core.scheduler import Limits
+from core.store import RunNotFound
+from core.sweep import connect
+from core.sweep.runner import Sweep
+from core.sweep.spec import MAX_TRIALS, SweepError, SweepSpec, parse_vary
+from core.sweep.stats import final_summary, parameter_importance, sweep_runs
 
 
 def add_parser(sub) -> None:
     """The ``sweep`` sub-command, one sub-parser per model kind with its hyper-parameter flags as the base."""
-    from core.sweep.spec import MAX_TRIALS
-
     sweep = sub.add_parser("sweep", help="train many runs on Ray Tune: a grid or random ranges, seed replicates")
     sweep_kinds = sweep.add_subparsers(dest="kind", required=True)
     for kind in kinds():
@@ -44,10 +51,6 @@ def _fail(message: str) -> int:
 
 def _spec(args, store):
     """The validated sweep, or a message for the user."""
-    from core.params import ParamError
-    from core.store import RunNotFound
-    from core.sweep.spec import SweepError, SweepSpec, parse_vary
-
     task = get_task(args.kind)
     base, problems = task.space.from_flags(args)
     if problems:
@@ -69,8 +72,6 @@ def _fmt(value: float) -> str:
 
 def print_summary(records: list[dict], out=sys.stdout) -> dict:
     """The table of configurations and the most important setting; returns them for ``--json``."""
-    from core.sweep.stats import final_summary, parameter_importance
-
     rows = final_summary(records)
     importance = parameter_importance(records)
     if not rows:
@@ -94,15 +95,6 @@ def print_summary(records: list[dict], out=sys.stdout) -> dict:
 
 
 def main(args, store) -> int:
-    import os
-
-    from core.executor import Executor
-    from core.scheduler import Limits
-    from core.sweep import connect
-    from core.sweep.runner import Sweep
-    from core.sweep.spec import SweepError
-    from core.sweep.stats import sweep_runs
-
     spec, problem = _spec(args, store)
     if problem:
         return _fail(problem)
