@@ -7,7 +7,8 @@ from core.cvae.latent_task import SPACE as LATENT_SPACE
 from core.cvae.task import N_RECONSTRUCTIONS, PRESETS, SPACE
 from core.figures import CVAE_TEST_ELBO
 from ui.controls import apply_params, param_controls
-from ui.digits import mnist_or_stop
+from ui.digits import canvas_digit, mnist_or_stop, uploaded_digits
+from ui.latent_pad import latent_pad
 from ui.model_panel import model_panel, require_model
 from ui.session import cached, ensure_tf, get_current, get_job, visible_runs
 from ui.sweep_panel import sweep_panel
@@ -51,7 +52,8 @@ ensure_tf()
 from core.cvae import data as cvae_data
 from core.cvae import elbo as cvae_elbo
 from core.cvae import latent
-from core.plots import image_grid, latent_scatter, upscale
+from core.plots import image_grid, latent_scatter, probability_figure, upscale
+from ui.posterior_view import posterior_section
 
 data = mnist_or_stop(KIND, params)
 st.info(f"**Data:** {data.description} (binarised: pixel/255 > 0.5)", icon="🗂️")
@@ -113,8 +115,6 @@ with right:
 @st.fragment
 def move_through() -> None:
     """Only this part reruns while the dot is dragged; the pad decodes the dot itself, in the browser."""
-    from ui.latent_pad import latent_pad
-
     st.header("Move through the latent space")
     st.markdown("Click or drag on the pad: the dot's position is decoded at once, in your browser, by the model's "
                 "decoder (its weights come with the pad). Dots are test digits.")
@@ -160,9 +160,6 @@ else:
 
 @st.fragment
 def your_digit() -> None:
-    from core.plots import probability_figure
-    from ui.digits import canvas_digit, uploaded_digits
-
     st.header("Your digit in the latent space")
     left, right = st.columns([1, 2])
     with left:
@@ -195,8 +192,6 @@ def your_digit() -> None:
                 figure = probability_figure(probs, range(10))
                 figure.update_layout(title="the latent classifier's reading (from z's mean and log-variance)")
                 st.plotly_chart(figure, key=f"cvae.cls.{digit.name}")
-    from ui.posterior_view import posterior_section
-
     posterior_section(current, [d for d in digits if not d.error], x_test, y_test, means, dims, (lo, hi))
 
 

@@ -5,12 +5,13 @@ import numpy as np
 import streamlit as st
 
 from core.figures import CNN_TEST_ACCURACY
-from core.mnist.task import PRESETS, SPACE
+from core.mnist.probes import make_probes
+from core.mnist.task import PRESETS, SPACE, evaluate_digits
 from ui.cnn_correct import correct_it, personal_section
 from ui.cnn_fool import fool_the_cnn
 from ui.controls import apply_params, param_controls
 from ui.digit_check import ood_stats, show_score
-from ui.digits import mnist_or_stop
+from ui.digits import canvas_digit, mnist_or_stop, uploaded_digits
 from ui.model_panel import model_panel, require_model
 from ui.session import cached, ensure_tf, get_current, load_run_model, saved_runs
 from ui.sweep_panel import sweep_panel
@@ -92,8 +93,6 @@ current = require_model(KIND, "Train a model (apply the **Quick** preset first: 
 
 
 def _evaluate(model):
-    from core.mnist.task import evaluate_digits
-
     return evaluate_digits(model, data.x_test, data.y_test)
 
 
@@ -177,8 +176,6 @@ def _explain(model, image) -> None:
 @st.fragment
 def read_digits() -> None:
     """Drawing and uploads re-run only this part of the page."""
-    from ui.digits import canvas_digit, uploaded_digits
-
     model = get_current(KIND).model
     stats = ood_stats(get_current(KIND))
     st.header("Read your handwriting")
@@ -203,8 +200,6 @@ personal_section(current)
 
 
 def _probe_section() -> None:
-    from core.mnist.probes import make_probes
-
     st.header("Digits it has never seen: fonts, both polarities")
     probes = cached(KIND, "probes", 0, make_probes)
     runs = saved_runs(KIND)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import streamlit as st
 
 from core.mnist.finetune import SPACE, PersonalDigits, base_params, load_personal
+from core.plots import upscale
 from core.progress import FINISHED
 from ui.session import Current, get_current, get_job, load_run_model, saved_runs, set_current, store
 from ui.text import literal
+from ui.training_panel import training_panel
 
 KIND = "cnn"
 FINETUNE = "cnn_finetune"
@@ -74,8 +76,6 @@ def personal_section(current: Current, settings: dict | None = None) -> None:
     """The set (thumbnails, download, clear), the fine-tuning panel, and the before/after of the last job.
 
     ``settings``: fine-tuning parameters other than the defaults of :data:`core.mnist.finetune.SPACE`."""
-    from core.plots import upscale
-
     st.header("Correct it and retrain")
     digits = personal()
     if not len(digits):
@@ -99,8 +99,6 @@ def personal_section(current: Current, settings: dict | None = None) -> None:
 
 
 def _finetune(current: Current, digits: PersonalDigits, job, settings: dict) -> None:
-    from ui.training_panel import training_panel
-
     shown = SPACE.validate(settings)
     st.markdown(f"**Fine-tune on my digits**: from run `{current.run_id}`'s weights, {shown['epochs']} more epochs "
                 f"on your digits (each repeated {shown['personal_repeat']} times per epoch) mixed with "
@@ -120,8 +118,6 @@ def _finetune(current: Current, digits: PersonalDigits, job, settings: dict) -> 
 
 
 def _before_after(job, snap: dict, metrics: dict) -> None:
-    from core.plots import upscale
-
     st.subheader("Before and after")
     c1, c2 = st.columns(2)
     mine, mine0 = metrics["personal_accuracy"], metrics["parent_personal_accuracy"]

@@ -12,6 +12,9 @@ import hashlib
 import numpy as np
 import streamlit as st
 
+from core.mnist.attack import accuracy_vs_epsilon, fgsm_from_gradient, loss_gradient, targeted_attack
+from core.mnist.cnn import predict_digits
+from core.plots import png_data_uri, upscale
 from ui.session import cached, get_current, load_run_model, saved_runs
 
 KIND = "cnn"
@@ -58,9 +61,6 @@ def opposite_run(current):
 
 
 def _gradient(model, image):
-    from core.mnist.attack import loss_gradient
-    from core.mnist.cnn import predict_digits
-
     probs = predict_digits(model, image)[0]
     grad, _ = loss_gradient(model, image, [int(probs.argmax())])
     return grad[0], probs
@@ -81,10 +81,6 @@ def fool_the_cnn(image, test_x, test_y) -> None:
 
 @st.fragment
 def _fool(image, test_x, test_y) -> None:
-    from core.mnist.attack import fgsm_from_gradient
-    from core.mnist.cnn import predict_digits
-    from core.plots import png_data_uri, upscale
-
     current = get_current(KIND)
     model = current.model
     key = _image_key(current, image)
@@ -123,9 +119,6 @@ def _fool(image, test_x, test_y) -> None:
 
 
 def _targeted(model, image, key: str) -> None:
-    from core.mnist.attack import targeted_attack
-    from core.plots import upscale
-
     left, mid, right = st.columns([2, 1, 1])
     target = left.selectbox("Make it read as…", list(range(10)), index=None, placeholder="choose a digit",
                             key="cnn.fool_target")
@@ -143,8 +136,6 @@ def _targeted(model, image, key: str) -> None:
 
 
 def _curve(current, model, test_x, test_y) -> None:
-    from core.mnist.attack import accuracy_vs_epsilon
-
     def compute():
         with st.spinner(f"Attacking {CURVE_DIGITS} test digits at each ε…"):
             x = np.asarray(test_x[:CURVE_DIGITS], dtype="float32") / 255.0

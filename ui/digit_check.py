@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.mnist.ood import SCORE_NAMES, fit_for, score_one, stats_for_run
+from core.plots import score_histogram_figure
 from ui.session import Current, cached, store
 
 KIND = "cnn"
@@ -13,8 +15,6 @@ KIND = "cnn"
 def ood_stats(current: Current):
     """The current model's statistics: its run's (written when it was saved; fitted once for older runs) or, for a
     model with no run (an upload), fitted now on the MNIST its settings name. None if that fails."""
-    from core.mnist.ood import fit_for, stats_for_run
-
     def compute():
         with st.spinner("Fitting the digit check to this model (once)…"):
             try:
@@ -32,15 +32,11 @@ def digit_check(model, stats, image) -> dict | None:
     """The check's numbers for one preprocessed 28x28 image (see :func:`core.mnist.ood.score_one`)."""
     if stats is None:
         return None
-    from core.mnist.ood import score_one
-
     return score_one(model, stats, image)
 
 
 def show_score(stats, check: dict, key: str) -> None:
     """One line that says where the score falls, and (on demand) the histogram of test digits' scores."""
-    from core.plots import score_histogram_figure
-
     st.caption(f"Digit-likeness score {check['score']:.2f}: higher than {check['percentile']:.1%} of MNIST test "
                f"digits; above {check['threshold']:.2f} (about 1.5% of real digits) it is not read as a digit.")
     if st.toggle("How is this decided?", key=f"{key}.ood_more"):
@@ -55,7 +51,5 @@ def show_score(stats, check: dict, key: str) -> None:
             "same distance on the pixels' statistics (how much of the frame is flat grey, how much holds ink, how "
             "tall and wide the ink is): a photo keeps its continuous tones, a pen stroke has grey only along its "
             "rim. Each is divided by its 98.5% quantile on test digits and the largest is the score.")
-        from core.mnist.ood import SCORE_NAMES
-
         parts = ", ".join(f"{name} {check[name]:.2f}" for name in SCORE_NAMES if name in check)
         st.caption(f"This input's three parts (1 = the 98.5% quantile of test digits): {parts}.")

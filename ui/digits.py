@@ -12,8 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from core.mnist.data import DataUnavailable, load_for, save_upload
 from core.mnist.preprocess import PreprocessError, load_image_bytes, preprocess_digit
+from ui.session import store
 from ui.text import literal
+
+# Lazy import: streamlit_drawable_canvas inside canvas_digit, not for its cost but because a bare import outside a
+# Streamlit run raises (StreamlitAPIException: "Component ... must be declared in pyproject.toml").
 
 CANVAS_SIZE = 280
 PEN_WIDTH = 22  # a 280 px canvas is 10x MNIST's 28 px; MNIST strokes are ~2-3 px wide
@@ -28,8 +33,6 @@ def mnist_or_stop(kind: str, params: dict):
     For the ``upload`` source, an upload box in the sidebar; the server keeps the checked file and sets
     ``params["data_path"]`` to its own copy (a page never takes a path from the visitor).
     """
-    from core.mnist.data import DataUnavailable, load_for
-
     if params["data_source"] == "upload":
         params["data_path"] = _uploaded_mnist(kind)
     with st.spinner("Loading MNIST…"):
@@ -41,9 +44,6 @@ def mnist_or_stop(kind: str, params: dict):
 
 
 def _uploaded_mnist(kind: str) -> str:
-    from core.mnist.data import save_upload
-    from ui.session import store
-
     upload = st.sidebar.file_uploader("Your mnist.npz (x_train, y_train, x_test, y_test)", type=["npz"],
                                       key=f"{kind}.mnist_upload")
     if upload is None:

@@ -10,6 +10,11 @@ import time
 
 import streamlit as st
 
+from core.iris.data import FEATURES, SPECIES, load_split
+from core.iris.network_figure import network_svg, step_loss_svg
+from core.iris.neurons import make_stepper, neuron_maps, stepper_key, weight_diagram
+from ui.session import ensure_tf
+
 KIND = "iris"
 STEPPER = "iris.net.stepper"
 
@@ -38,9 +43,6 @@ def _equations() -> None:
 
 def _stepper(params: dict):
     """This session's stepping model for these settings (a new one, from the seed's start, when they change)."""
-    from core.iris.data import load_split
-    from core.iris.neurons import make_stepper, stepper_key
-
     current = st.session_state.get(STEPPER)
     if current is not None and current.key == stepper_key(params):
         return current
@@ -54,10 +56,6 @@ def _stepper(params: dict):
 
 def _step_panel(params: dict) -> None:
     """Buttons, network diagram and loss-per-step curve; a click reruns only this."""
-    from core.iris.data import FEATURES, SPECIES
-    from core.iris.network_figure import network_svg, step_loss_svg
-    from core.iris.neurons import neuron_maps, weight_diagram
-
     started = time.perf_counter()
     stepper = _stepper(params)
     b1, b2, b3, fa, fb = st.columns([1, 1, 1.4, 1.6, 1.6])
@@ -103,7 +101,5 @@ def network_section(params: dict) -> None:
     _equations()
     if not st.toggle("Open up the network", key="iris.net.open", persist_state="session"):
         return
-    from ui.session import ensure_tf
-
     ensure_tf()
     st.fragment(_step_panel)(params)

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from core.plots import PALETTE, png_data_uri
+
 PAD_PIXELS = 420
 DECODED_PIXELS = 224  # 28 x 8: the decoded digit, each pixel a sharp 8x8 block
 IMAGE_ALPHA = 0.85  # the decoded manifold behind the dots
@@ -125,8 +127,6 @@ def _pad_data(key: str, background: np.ndarray, points: np.ndarray, labels: np.n
               decoder) -> dict:
     """What the pad draws and decodes with, built once per pad (``key``) and session: the PNG, the points and the
     weights are not re-encoded on every move of the dot. ``decoder()`` gives :func:`core.cvae.latent.decoder_net`."""
-    from core.plots import PALETTE, png_data_uri
-
     cache = st.session_state.setdefault("latent_pad.data", {})
     if key not in cache:
         cache.clear()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import streamlit as st
 
 from core.model_files import ModelLoadError, load_model_bytes
@@ -44,9 +47,6 @@ def _load_run(kind: str, run_id: str) -> None:
 
 
 def _model_bytes(current: Current) -> bytes:
-    import tempfile
-    from pathlib import Path
-
     if current.run_id:
         path = store().model_path(current.run_id)
         if path.is_file():

@@ -32,6 +32,9 @@ from core.scheduler import Busy, OwnerLimit
 from core.store import RunInfo, RunNotFound, RunStore, default_runs_dir
 from ui.text import literal
 
+# Lazy imports: Keras (5.9 s to import, with TensorFlow) inside ensure_tf and keep_keras_state, so that the pages
+# paint before it loads (with a spinner the first time).
+
 OWNER_COOKIE = "nnp_owner"
 _OWNER_KEY = "browser_id"
 _OWNER_ID = re.compile(r"[0-9a-f]{32}")  # what browser_id() hands out: a uuid4 in hex
@@ -94,7 +97,7 @@ def ensure_tf() -> None:
     """
     if "keras" not in sys.modules or "tensorflow" not in sys.modules:
         with st.spinner("Loading TensorFlow (first time only)…"), _TF_LOCK:
-            import keras  # noqa: F401  (heavy: the pages paint first, then load it)
+            import keras  # noqa: F401
     keep_keras_state()
 
 

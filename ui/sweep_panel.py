@@ -13,7 +13,7 @@ import streamlit as st
 
 from core.params import Param, ParamError, ParamSpace
 from core.registry import get_task
-from core.sweep import SweepError, SweepSpec, parse_vary
+from core.sweep import Sweep, SweepError, SweepSpec, parse_vary
 from ui.navigation import RUNS
 from ui.session import executor, job_board, owner_id, store
 
@@ -47,8 +47,6 @@ def get_sweep():
 
 
 def _start(spec: SweepSpec) -> None:
-    from core.sweep import Sweep
-
     st.session_state.pop("sweep.error", None)
     try:
         # The trials take turns in the server's queue with everyone's trainings, as this visitor's jobs.

@@ -16,6 +16,7 @@ that visitor's model and a forgotten model is not kept alive by it.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import re
@@ -25,11 +26,19 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import streamlit as st
+from PIL import Image, UnidentifiedImageError
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
 
-from ui.digits import EMPTY_CANVAS, Digit
+from core.mnist.cnn import predict_digits
+from core.mnist.preprocess import prediction_summary
+from core.plots import probability_svg
+from ui.digit_check import digit_check
+from ui.digits import EMPTY_CANVAS, Digit, prepare_drawing
 
 MAX_SESSIONS = 256  # readers kept (one per session); the oldest goes first
 MAX_BODY_BYTES = 2_000_000  # a 280x280 PNG is ~10 kB
@@ -57,10 +66,6 @@ class Reading:
 
 
 def read_digit(model, stats, image) -> Reading:
-    from core.mnist.cnn import predict_digits
-    from core.mnist.preprocess import prediction_summary
-    from ui.digit_check import digit_check
-
     probs = predict_digits(model, image)[0]
     return Reading(probs, prediction_summary(probs), digit_check(model, stats, image))
 
@@ -83,8 +88,6 @@ def verdict_message(reading: Reading, digit) -> tuple[str, str]:
 
 def show_verdict(reading: Reading, digit) -> None:
     """The verdict as Streamlit elements (for uploads): the message and the probability bars."""
-    from core.plots import probability_svg
-
     level, text = verdict_message(reading, digit)
     getattr(st, level)(text)
     st.image(probability_svg(reading.probs, range(10)), caption="probability of each digit", width="stretch")
@@ -98,10 +101,6 @@ def _box(level: str, markdown: str) -> str:
 def verdict_html(reading: Reading | None, digit) -> str:
     """The drawing's verdict as HTML, the same from a rerun and from :func:`endpoint`; without a reading, the
     reason there is none (an empty canvas: "Draw a digit on the canvas.")."""
-    from urllib.parse import quote
-
-    from core.plots import probability_svg
-
     if reading is None:
         return _box("info", digit.error or "")
     bars = "data:image/svg+xml;charset=utf-8," + quote(probability_svg(reading.probs, range(10)), safe="")
@@ -111,8 +110,6 @@ def verdict_html(reading: Reading | None, digit) -> str:
 
 def stamp(digit) -> str:
     """Names one drawing (its 28x28 picture): a rerun and a quick answer for the same drawing carry the same."""
-    import hashlib
-
     if digit.image is None:
         return "none:" + (digit.error or "")
     return hashlib.sha1(np.ascontiguousarray(digit.image).tobytes()).hexdigest()[:16]
@@ -149,10 +146,6 @@ def _reader(token: str):
 def read_png(token: str, body: bytes) -> dict:
     """The quick path's work: the PNG the canvas's JS posted, read as a rerun reads the canvas's own message.
     Raises ``LookupError`` for an unknown token or a model gone, ``ValueError`` for a body that is no picture."""
-    from PIL import Image, UnidentifiedImageError
-
-    from ui.digits import prepare_drawing
-
     model, stats, invert = _reader(token)
     try:
         picture = Image.open(io.BytesIO(body))
@@ -173,9 +166,6 @@ async def endpoint(request):
     """``POST /_nn/verdict/<token>`` with a PNG body: ``{"html", "stamp", "provisional"}``; 404 for an unknown
     token, 413 for a body over :data:`MAX_BODY_BYTES` (not read past it), 429 while the session's previous read
     runs, 400 for a body that is not a picture. The model runs in a worker thread, not on the server's loop."""
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import JSONResponse
-
     token = request.path_params["token"]
     try:
         _reader(token)
