@@ -166,6 +166,7 @@ def test_cnn_page_reads_a_drawn_digit(app_server, browser_page):
     wait_idle(page)
     page.get_by_role("button", name="Clear the canvas").click()
     wait_text(page, "Draw a digit on the canvas", timeout=15)
+    wait_idle(page)  # the Clear's rerun mounts a new canvas: a stroke drawn before it ends is on the old one
     draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])
     page.wait_for_function("""() => { const el = document.querySelector('.st-key-cnn_verdict_drawing');
         return el && /It reads|Not sure/.test(el.innerText) && !el.dataset.provisional; }""", timeout=15_000)

@@ -39,6 +39,16 @@ while not text().startswith(("Done", "Failed", "Stopped")) and time.time() < dea
 print(text())
 """
 
+def _event(server: subprocess.Popen) -> dict:
+    """The server script's next event: its JSON lines, past what Ray forwards to a driver's stdout (a raylet's
+    "node ... missed too many heartbeats" notice, a worker's log)."""
+    while True:
+        line = server.stdout.readline()
+        assert line, f"the server process ended (status {server.poll()})"
+        if line.startswith("{"):
+            return json.loads(line)
+
+
 SERVER = """
 import json, sys, time
 from core.executor import Executor
@@ -101,9 +111,7 @@ def test_a_node_lost_mid_training_ends_its_job_with_a_message_and_the_next_train
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         def event() -> dict:
-            line = server.stdout.readline()
-            assert line, f"the server process ended (status {server.poll()})"
-            return json.loads(line)
+            return _event(server)
 
         assert event()["event"] == "training"
         started = time.time()
@@ -133,13 +141,13 @@ def test_a_cluster_gone_ends_the_running_training_with_a_message_and_keeps_the_q
     server = subprocess.Popen([sys.executable, "-c", LOST, str(runs_dir)], cwd=ROOT, env=env, text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
-        first = json.loads(server.stdout.readline() or "{}")
+        first = _event(server)
         assert first == {"event": "training", "second": "queued"}, first
         started = time.time()
         ray_cluster.stop()  # every node, the head too: the cluster is unreachable
         server.stdin.write("\n")
         server.stdin.flush()
-        ended = json.loads(server.stdout.readline() or "{}")
+        ended = _event(server)
         assert ended.get("status") == "failed", ended
         assert ended["error"].startswith((WORKER_DIED, "The trainings' cluster stopped answering")), ended
         assert ended["second"] == "queued" and ended["second_running"], ended  # still waiting, not lost

@@ -152,7 +152,6 @@ def test_readme_quotes_the_measured_figures_that_the_pages_quote():
 HEAVY_LIBRARIES = ("tensorflow", "keras", "tensorflow_probability", "tensorflow_datasets", "ray", "sklearn", "scipy",
                    "skimage", "matplotlib")
 LAZY_COMMENT = "# Lazy import"  # "# Lazy import: X (cost) inside f, so that ..." or "# Lazy imports: ..."
-NOT_YET_CHECKED = ("core/executor/", "core/scheduler/")  # being reworked elsewhere (issue 22): checked once they settle
 
 # Run in a fresh interpreter: imports each project module named on the command line, with an importer in front of
 # Python's that lets no heavy library load (its loader raises), and prints {module: the heavy module it reached}.
@@ -197,8 +196,6 @@ def _function_level_imports() -> dict[str, list[tuple[int, str]]]:
     found: dict[str, set[tuple[int, str]]] = {}
     for path in modules.values():
         rel = str(path.relative_to(ROOT))
-        if rel.startswith(NOT_YET_CHECKED):
-            continue
         for fn in ast.walk(ast.parse(path.read_text())):
             if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
@@ -251,7 +248,7 @@ def test_imports_inside_functions_are_of_heavy_modules_and_said_so():
                 continue
             light.append(f"{rel}:{line}: {name}")
     stale = sorted(rel for rel in (str(p.relative_to(ROOT)) for p in modules.values())
-                   if rel not in imports and not rel.startswith(NOT_YET_CHECKED) and _lazy_comment(ROOT / rel))
+                   if rel not in imports and _lazy_comment(ROOT / rel))
     problems = {
         "imported inside a function, yet neither a heavy library (" + ", ".join(HEAVY_LIBRARIES) + ") nor a project "
         f"module whose import loads one, nor named in the module's '{LAZY_COMMENT}...' comment; move to the top": light,

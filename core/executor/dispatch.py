@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ from core.executor.job import RUNNING, RemoteJob
 from core.executor.jobs_file import JobsFile
 from core.executor.mailbox import Mailbox
 from core.executor.turns import Turns
+from core.executor.worker import run_job, warm
 from core.model_files import ModelFile
 from core.progress import DONE, FAILED, FINISHED, STOPPED
 from core.registry import get_task
@@ -31,6 +33,7 @@ LOST_AFTER = 15.0  # seconds of failing beats after which Ray is taken for gone 
 WORKER_DIED = ("The worker process training this model stopped unexpectedly (killed, out of memory, or its machine "
                "left the cluster)")
 log = logging.getLogger(__name__)
+# Lazy import: Ray (0.3 s) inside the methods that use it: `python -m core --help` imports this module.
 
 
 class Executor:
@@ -111,12 +114,10 @@ class Executor:
     def warm(self) -> None:
         """Start Ray and one worker per CPU need in the background, so the first Train click does not wait."""
         def go():
+            import ray
+
             try:
                 self._connect()
-                import ray
-
-                from core.executor.worker import warm
-
                 ray.get([self._task(cpus, warm).remote() for cpus in sorted({self.cpus_for(k) for k in ("iris", "cnn")})])
             except Exception as err:  # warming is a favour: a real job reports its own problem
                 log.warning("warming the training workers failed: %s", err)
@@ -125,12 +126,12 @@ class Executor:
 
     # --- the dispatcher ------------------------------------------------------------------------------------------
     def _connect(self) -> None:
+        import ray
+
         with self._lock:
             if self._connected:
                 return
             ensure_ray(self.address)
-            import ray
-
             self._mailbox_name = f"nn-mailbox-{uuid.uuid4().hex[:8]}"
             self._mailbox = ray.remote(num_cpus=0)(Mailbox).options(name=self._mailbox_name).remote()
             self._node_cpus = max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")),
@@ -142,10 +143,10 @@ class Executor:
             self._connected = True
 
     def _task(self, cpus: int, fn):
+        import ray
+
         key = (cpus, fn.__name__)
         if key not in self._remote:
-            import ray
-
             self._remote[key] = ray.remote(num_cpus=cpus, max_retries=0,
                                            runtime_env={"env_vars": thread_env(cpus)})(fn)
         return self._remote[key]
@@ -177,15 +178,18 @@ class Executor:
             self._forget(job, reachable=False)
         with self._lock:
             self._connected, self._mailbox, self._remote = False, None, {}
-        try:
+        with contextlib.suppress(Exception):  # already gone
             disconnect()
-        except Exception:  # already gone
-            pass
 
     def _beat(self) -> None:
+        import ray
+
         with self._lock:
             busy = any(j.running for j in self._jobs.values())
         if not busy and not self._turns.active():
+            return
+        if self._connected and not ray.is_initialized():  # Ray was shut down under us (the process exits, a test ended it)
+            self._lost(RuntimeError("Ray was shut down"))
             return
         try:
             self._connect()
@@ -196,8 +200,6 @@ class Executor:
                 self._forget(job)
             return
         if self._turns.active():
-            import ray
-
             self._turns.take(*ray.get(self._mailbox.take_turns.remote(), timeout=30))
         with self._lock:  # a submit queues and records its job together
             ready = self.scheduler.ready()
@@ -211,8 +213,6 @@ class Executor:
         self._write_jobs_file()
 
     def _launch(self, job: RemoteJob) -> None:
-        from core.executor.worker import run_job
-
         job.state = RUNNING
         job.progress.update(phase="starting", started=time.time())
         try:

@@ -36,6 +36,9 @@ from core.store import RunStore, jsonable
 WORKER_NICE = 10  # the OS priority of a training worker: below the web server's (0)
 PUBLISH_SECONDS = 0.5  # progress reaches the server twice a second; Stop is read back as often
 FIRST_POINT_SECONDS = 0.1  # until the first per-batch loss has been sent
+# Lazy imports: Keras and core.training (TensorFlow, 5.6 s to import) inside the functions that train, so the server
+# that imports this module to send it to Ray never loads TensorFlow for it; Ray (0.3 s) where it is used, so that
+# `python -m core --help` (0.3 s in all) does not load it.
 
 
 def lower_priority(nice: int = WORKER_NICE) -> None:
