@@ -32,6 +32,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.parallel import (
+    assign_groups,
+    pytest_runtest_protocol,  # noqa: F401  (a hook: quiet turns under -n 2)
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_NPZ = ROOT.parent / "shared" / "data" / "mnist.npz"
 CHROMIUM = "/usr/bin/chromium"
@@ -59,8 +64,11 @@ def pytest_addoption(parser):
                      help="the full suite: also the tests marked browser, ray or slow (left out of the everyday run)")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
 def pytest_collection_modifyitems(config, items):
-    """The everyday run (no --full, no -m, no paths named) leaves out the tests marked ``browser``, ``ray``, ``slow``."""
+    """The everyday run (no --full, no -m, no paths named) leaves out the tests marked ``browser``, ``ray``, ``slow``;
+    every test gets its worker group for ``-n 2`` (:mod:`tests.parallel`)."""
+    assign_groups(items)
     everyday = (not config.getoption("--full") and not config.getoption("-m")
                 and config.args_source == pytest.Config.ArgsSource.TESTPATHS)
     if not everyday:

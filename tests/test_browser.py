@@ -107,6 +107,7 @@ def test_curves_grow_while_training_then_accuracy_and_predictions(app_server, br
     assert _slider(page, "petal width").input_value() == "0"
 
 
+@pytest.mark.quiet  # asserts README's latency bar: alone on the machine under -n 2
 def test_predict_slider_latency(app_server, browser_page):
     """Time from a key press on a predict-panel slider to the new prediction text: README's bar for a slider of a
     fragment, < 200 ms (the ε slider's; README's row for this one: median 79-120 ms)."""

@@ -44,6 +44,7 @@ def _perturbed(page) -> tuple[str, int]:
     return eps, int(digit)
 
 
+@pytest.mark.quiet  # asserts README's latency bar: alone on the machine under -n 2
 def test_fool_the_cnn_and_correct_a_drawing(app_server, browser_page):
     page = browser_page
     start_training(page, f"{app_server}/MNIST_CNN?cnn.train_size=3000&cnn.epochs=1")

@@ -29,6 +29,7 @@ LOSS_POINTS = """async () => {
 }"""
 
 
+@pytest.mark.quiet  # asserts README's latency bar: alone on the machine under -n 2
 def test_one_step_adds_a_loss_point_and_changes_the_neuron_maps(app_server, browser_page):
     page = browser_page
     open_page(page, f"{app_server}/Iris")

@@ -63,6 +63,7 @@ def _photo_files() -> list[dict]:
     return files
 
 
+@pytest.mark.quiet  # asserts README's latency bar: alone on the machine under -n 2
 def test_cnn_page_reads_a_drawn_digit(app_server, browser_page):
     page = browser_page
     log_start = server_log_size(app_server)
@@ -174,6 +175,7 @@ def test_cnn_page_reads_a_drawn_digit(app_server, browser_page):
     assert page.frontend_errors == []
 
 
+@pytest.mark.quiet  # asserts README's latency bar: alone on the machine under -n 2
 def test_cvae_page_decodes_where_the_user_clicks(app_server, browser_page):
     page = browser_page
     log_start = server_log_size(app_server)

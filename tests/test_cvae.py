@@ -235,6 +235,7 @@ def test_save_and_load_round_trip_gives_identical_decodes(trained, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.quiet  # asserts README's latency bar: alone on the machine under -n 2
 def test_decode_point_matches_the_decoder_and_is_fast(trained, mnist):
     model = trained[0]
     z = np.array([0.3, -0.7], "float32")

@@ -62,6 +62,7 @@ def test_three_owners_share_one_slot_in_round_robin_order_and_every_run_is_saved
     assert jobs[0].model.predict(np.array([[5.1, 3.3, 1.7, 0.5]]), verbose=0).shape == (1, 3)  # loaded from the stored run
 
 
+@pytest.mark.quiet  # asserts README's latency bar: alone on the machine under -n 2
 def test_a_queued_job_shows_its_place_and_stop_cancels_it_at_once(executor, runs_dir):
     store = RunStore(runs_dir)
     first = executor.submit("iris", {"epochs": 200}, store=store, owner="ann")

@@ -1,0 +1,71 @@
+"""The full suite on two processes (pytest-xdist, ``-n 2``): which tests share a process, and quiet turns.
+
+* **Groups** (``--dist loadgroup``, set in ``pyproject.toml``): each group runs in one worker process, so what its
+  tests share is made once. Every browser test is in one group (one Streamlit server, one chromium); the files that
+  use the small trained CNN of ``tests/cnn_lessons_support.py`` are in one (it is trained once per process); every
+  other file is a group of its own (its module fixtures are made once).
+* **Quiet turns.** A test marked ``quiet`` asserts a latency bar that README states (a pen-up to verdict, a slider to
+  its reading, a Stop). While it runs, from its fixtures' set-up to their teardown, the other worker starts nothing:
+  a reader-writer lock over a file that the run's workers share (``fcntl.flock``). Every other test holds the lock
+  shared; a quiet one holds it alone, and first takes a turnstile, which every test passes on its way in, so a
+  stream of shared holders cannot starve it. Without xdist the lock is not taken.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+SMALL_CNN_GROUP = "cnn-small"
+BROWSER_GROUP = "browser"
+
+
+def group_of(item: pytest.Item) -> str:
+    """The worker group of a test: browser tests together, the small-CNN users together, else its file."""
+    if item.get_closest_marker("browser"):
+        return BROWSER_GROUP
+    if getattr(item.module, "small_run", None) is not None:
+        return SMALL_CNN_GROUP
+    return item.nodeid.split("::")[0]
+
+
+def assign_groups(items: list[pytest.Item]) -> None:
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group_of(item)))
+
+
+@contextlib.contextmanager
+def _locked(path: Path, mode: int):
+    with open(path, "a") as handle:
+        fcntl.flock(handle, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def machine_turn(quiet: bool):
+    """Hold the run's machine lock for one test: alone when ``quiet``, shared otherwise (no-op without xdist)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        yield
+        return
+    base = Path(tempfile.gettempdir()) / f"nnp-pytest-{run}"
+    machine, turnstile = base.with_suffix(".machine"), base.with_suffix(".turnstile")
+    with contextlib.ExitStack() as stack:
+        with _locked(turnstile, fcntl.LOCK_EX):  # a quiet test waiting here holds back the next shared holder
+            stack.enter_context(_locked(machine, fcntl.LOCK_EX if quiet else fcntl.LOCK_SH))
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    with machine_turn(quiet=item.get_closest_marker("quiet") is not None):
+        yield
