@@ -87,6 +87,11 @@ def test_jobs_without_a_server_says_nothing_is_queued(cli, tmp_path):
     assert as_json["jobs"] == [] and as_json["written"] is None
 
 
+def _jobs_file(runs_dir) -> list[dict]:
+    path = runs_dir / JOBS_FILE
+    return json.loads(path.read_text())["jobs"] if path.exists() else []
+
+
 def test_jobs_lists_what_an_executor_runs_and_queues(cli, local_ray, runs_dir):
     executor = Executor(limits=Limits(cpus=1))  # writes its queue to $NN_PLAYGROUND_RUNS/.jobs.json
     store = RunStore(runs_dir)
@@ -94,7 +99,8 @@ def test_jobs_lists_what_an_executor_runs_and_queues(cli, local_ray, runs_dir):
     second = executor.submit("iris", {"epochs": 200}, store=store, owner="bob")
     try:
         _wait_for(lambda: first.progress.snapshot()["phase"] == "training" and first.worker, what="the first training")
-        time.sleep(1)  # a beat or two: the file now shows the worker
+        _wait_for(lambda: any(row.get("worker") for row in _jobs_file(runs_dir)), timeout=30,
+                  what="the jobs file showing the first training's worker")
         out = cli("jobs", "--json", runs=runs_dir, timeout=60)
         assert out.returncode == 0, out.stderr[-2000:]
         info = json.loads(out.stdout)
@@ -111,7 +117,7 @@ def test_jobs_lists_what_an_executor_runs_and_queues(cli, local_ray, runs_dir):
         first.stop()
     assert first.wait(30) and second.wait(5)
     assert first.progress.snapshot()["status"] == STOPPED
-    _wait_for(lambda: json.loads((runs_dir / JOBS_FILE).read_text())["jobs"] == [], timeout=10,
+    _wait_for(lambda: _jobs_file(runs_dir) == [], timeout=10,
               what="the jobs file's empty list once the last job ended")
     assert cli("jobs", runs=runs_dir, timeout=60).stdout.startswith("no trainings queued or running")
 

@@ -115,7 +115,6 @@ class Executor:
         """Start Ray and one worker per CPU need in the background, so the first Train click does not wait."""
         def go():
             import ray
-
             try:
                 self._connect()
                 ray.get([self._task(cpus, warm).remote() for cpus in sorted({self.cpus_for(k) for k in ("iris", "cnn")})])
@@ -127,13 +126,16 @@ class Executor:
     # --- the dispatcher ------------------------------------------------------------------------------------------
     def _connect(self) -> None:
         import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         with self._lock:
             if self._connected:
                 return
             ensure_ray(self.address)
             self._mailbox_name = f"nn-mailbox-{uuid.uuid4().hex[:8]}"
-            self._mailbox = ray.remote(num_cpus=0)(Mailbox).options(name=self._mailbox_name).remote()
+            here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)  # the mailbox
+            self._mailbox = ray.remote(num_cpus=0)(Mailbox).options(  # on the server's node, not on a worker's
+                name=self._mailbox_name, scheduling_strategy=here).remote()
             self._node_cpus = max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")),
                                   default=0) or None
             total = cluster_cpus()
@@ -271,11 +273,9 @@ class Executor:
         """End a job whose worker is gone, keeping its last completed epoch's checkpoint as a run where one exists."""
         import ray
 
-        run_id = None
-        try:
+        run_id = kept = None
+        with contextlib.suppress(Exception):  # no checkpoint reachable: the job ends without a run
             kept = ray.get(self._mailbox.last_checkpoint.remote(job.id), timeout=30)
-        except Exception:
-            kept = None
         if kept is not None and job.save:
             record, model = kept
             try:

@@ -20,7 +20,7 @@ class JobsFile:
         self._shape, self._written = None, 0.0
 
     def write(self, jobs: list[dict]) -> None:
-        shape = [(row["id"], row["state"], row.get("place")) for row in jobs]
+        shape = [(row["id"], row["state"], row.get("place"), bool(row.get("worker"))) for row in jobs]  # a change
         if shape == self._shape and time.monotonic() - self._written < REFRESH_SECONDS:
             return
         try:
