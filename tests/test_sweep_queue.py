@@ -112,6 +112,9 @@ def test_stopping_a_sweep_whose_trials_wait_for_their_turn_ends_them_at_once(exe
     sweep = Sweep(_spec(), store, executor=executor, record={"owner": "ann"}).start()
     _wait_for(lambda: len(_rows(executor, "ann", "queued")) == 2, what="two of ann's trials waiting for a turn")
     assert not _rows(executor, "ann", "running")
+    # the sweep's own view says which of its started trials wait for a turn, and where (bob's training holds the CPU)
+    _wait_for(lambda: sweep.snapshot()["counts"]["queued"] == 2, what="the sweep's snapshot showing two queued trials")
+    assert sorted(t["queued_place"] for t in sweep.snapshot()["trials"] if t["queued_place"]) == [1, 2]
     asked = time.time()
     sweep.stop()
     assert sweep.wait(60), "the stopped sweep did not end"

@@ -110,7 +110,8 @@ def sweep_panel(kind: str, base: dict) -> None:
         if sweep is not None:
             snap = sweep.snapshot()
             counts = snap["counts"]
+            training = counts["running"] - counts["queued"]  # the others wait for a turn in the server's queue
             st.write(f"Sweep `{snap['id']}` ({snap['kind']}): {snap['phase']}, {counts['done']} done, "
-                     f"{counts['running']} running, {counts['pending']} waiting, {counts['failed']} failed, "
+                     f"{training} training, {counts['queued'] + counts['pending']} waiting, {counts['failed']} failed, "
                      f"{counts['stopped']} stopped.")
             st.page_link(RUNS, label="Watch it live on the Runs page", icon="📊")

@@ -65,8 +65,8 @@ def _draw(sweep_id: str) -> None:
         counts = snap["counts"]
         done = counts["done"] + counts["failed"] + counts["stopped"]
         st.progress(done / max(len(snap["trials"]), 1),
-                    text=f"{snap['phase']}: {done} of {len(snap['trials'])} trials finished, {counts['running']} "
-                         f"running — {snap['elapsed']:.0f} s")
+                    text=f"{snap['phase']}: {done} of {len(snap['trials'])} trials finished, "
+                         f"{counts['running'] - counts['queued']} training — {snap['elapsed']:.0f} s")
         if snap["error"]:
             st.error(snap["error"])
         if live.running:

@@ -114,11 +114,18 @@ class Sweep:
         return not self.running
 
     def snapshot(self) -> dict:
-        """A consistent deep copy: sweep status, per-trial entries (config, seed, status, curves, run id), counts."""
+        """A consistent deep copy: sweep status, per-trial entries (config, seed, status, curves, run id, and
+        ``queued_place`` while a started trial waits for its turn in the executor's queue), counts (``queued``: the
+        running trials that wait for a turn)."""
         with self._lock:
             snap = copy.deepcopy(self._state)
+        queued = {row["id"]: row["place"] for row in (self.executor.jobs() if self.executor is not None else ())
+                  if row["state"] == "queued"}
+        for trial in snap["trials"]:  # started by Tune, still waiting for its turn in the executor's queue
+            trial["queued_place"] = queued.get(self.turn_id(trial["index"])) if trial["status"] == RUNNING else None
         snap["counts"] = {s: sum(t["status"] == s for t in snap["trials"])
                           for s in (PENDING, RUNNING, DONE, STOPPED, FAILED)}
+        snap["counts"]["queued"] = sum(t["queued_place"] is not None for t in snap["trials"])
         snap["elapsed"] = (snap["finished"] or time.time()) - snap["started"]
         return snap
 
