@@ -18,6 +18,7 @@ so TensorFlow is imported once per worker, not once per training. The worker low
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import json
 import os
@@ -109,8 +110,26 @@ def run_job(job: dict, mailbox) -> dict:
 
     Returns ``{"status", "error", "details", "metrics", "run"}``, ``run`` being the saved run packed as bytes (None
     when nothing was saved). Training problems (a NaN loss, an exception, a stop) end the run as they do anywhere
-    (:func:`core.training.run_training`); this function raises only if the worker itself cannot work.
+    (:func:`core.training.run_training`); this function raises only if the worker itself cannot work. Once the job
+    is over, its data and model are freed and the memory handed back to the system (the worker waits for its next
+    job holding TensorFlow only).
     """
+    try:
+        return _train(job, mailbox)
+    finally:
+        gc.collect()
+        _give_back_memory()
+
+
+def _give_back_memory() -> None:
+    """glibc keeps freed memory in its heaps for reuse; ``malloc_trim`` returns it to the system (not glibc: no-op)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _train(job: dict, mailbox) -> dict:
     lower_priority()
     from core.training import run_training
 
@@ -139,7 +158,6 @@ def run_job(job: dict, mailbox) -> dict:
                 "metrics": result.metrics, "run": store.pack(result.run_id) if result.run_id else None}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-        gc.collect()  # the job's data and model go before the worker waits for its next job
 
 
 def warm() -> int:

@@ -164,9 +164,11 @@ def ensure_ray(address: str | None = None) -> str | None:
                              f"restart it to use {address or 'a local Ray'}")
         try:
             if address is None:
+                # no idle workers started ahead (80 MB each): ours start with their own environment (thread bounds)
                 _init_in_host_thread(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False,
                                      ignore_reinit_error=True, log_to_driver=False, logging_level=logging.ERROR,
-                                     runtime_env=_runtime_env(None))
+                                     runtime_env=_runtime_env(None),
+                                     _system_config={"prestart_worker_first_driver": False})
             else:
                 ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR,
                          runtime_env=_runtime_env(address))
