@@ -21,6 +21,8 @@ if not os.environ.get("NN_PLAYGROUND_TF_DEFAULTS"):
 
 # Keras's optional extras (IPython, matplotlib, scikit-learn, pandas) stay out of its own import: 1.4 s and 167 MB
 # per TensorFlow process (core.keras_extras). Like the lines above, this works only if `core` comes before TensorFlow.
-leave_out()
+# NN_PLAYGROUND_KERAS_EXTRAS=1 keeps them (Keras's scikit-learn wrappers, DataFrames given to fit; README measures).
+if not os.environ.get("NN_PLAYGROUND_KERAS_EXTRAS"):
+    leave_out()
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
