@@ -8,7 +8,8 @@
   its reading, a Stop). While it runs, from its fixtures' set-up to their teardown, the other worker starts nothing:
   a reader-writer lock over a file that the run's workers share (``fcntl.flock``). Every other test holds the lock
   shared; a quiet one holds it alone, and first takes a turnstile, which every test passes on its way in, so a
-  stream of shared holders cannot starve it. Without xdist the lock is not taken.
+  stream of shared holders cannot starve it. Without xdist the lock is not taken. Either way a quiet test then
+  waits (at most 30 s) until what earlier tests left in the background has settled.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ import contextlib
 import fcntl
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 SMALL_CNN_GROUP = "cnn-small"
+QUIET_BUSY = 0.25  # a quiet test starts once the machine is less busy than this (a share of all its cores) ...
+QUIET_WAIT_SECONDS = 30  # ... or after this long
 BROWSER_GROUP = "browser"
 
 
@@ -50,11 +54,38 @@ def _locked(path: Path, mode: int):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _busy_share(seconds: float = 0.5) -> float:
+    """The share of the machine's CPU time in use over ``seconds`` (from ``/proc/stat``; 0 where it is missing)."""
+    def sample():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # total, idle + iowait
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except OSError:
+        return 0.0
+    return 1 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def wait_until_quiet(limit: float = QUIET_WAIT_SECONDS) -> None:
+    """Wait (at most ``limit`` seconds) until what earlier tests left running in the background (a Ray that shuts
+    down, a training finishing on the shared server) has settled: the machine under :data:`QUIET_BUSY` busy."""
+    deadline = time.monotonic() + limit
+    while _busy_share() > QUIET_BUSY and time.monotonic() < deadline:
+        pass
+
+
 @contextlib.contextmanager
 def machine_turn(quiet: bool):
-    """Hold the run's machine lock for one test: alone when ``quiet``, shared otherwise (no-op without xdist)."""
+    """Hold the run's machine lock for one test: alone when ``quiet``, shared otherwise (no-op without xdist); a
+    quiet test then waits for the machine to settle (:func:`wait_until_quiet`)."""
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     if not run:
+        if quiet:
+            wait_until_quiet()
         yield
         return
     base = Path(tempfile.gettempdir()) / f"nnp-pytest-{run}"
@@ -62,6 +93,8 @@ def machine_turn(quiet: bool):
     with contextlib.ExitStack() as stack:
         with _locked(turnstile, fcntl.LOCK_EX):  # a quiet test waiting here holds back the next shared holder
             stack.enter_context(_locked(machine, fcntl.LOCK_EX if quiet else fcntl.LOCK_SH))
+        if quiet:
+            wait_until_quiet()
         yield
 
 

@@ -119,7 +119,10 @@ def test_a_node_lost_mid_training_ends_its_job_with_a_message_and_the_next_train
         server.stdin.write("\n")
         server.stdin.flush()
         ended = event()
-        assert ended["status"] == "failed" and ended["error"].startswith(WORKER_DIED), ended
+        # Both nodes run on this one machine, so the server's driver may have attached to the killed node's raylet
+        # (a server on a machine of its own never does): then the mailbox went with it and the whole connection ends.
+        assert ended["status"] == "failed" and ended["error"].startswith(
+            (WORKER_DIED, "The trainings' cluster stopped answering")), ended
         assert time.time() - started < 120
         if ended["run_id"]:  # its last completed epoch, where the checkpoint reached the server
             assert RunStore(runs_dir).get(ended["run_id"])["status"] == "failed"

@@ -16,6 +16,8 @@ from functools import lru_cache, partial
 
 import numpy as np
 
+from core.mnist.data import EVAL_BATCH
+
 # Lazy imports: TensorFlow and Keras (5.6 s to import) inside the functions that build and run a network, and SciPy's
 # correlate2d (0.7 s) inside convolve, so that the CNN kind's parameters (the registry, the pages) import at once.
 
@@ -113,7 +115,7 @@ def _probabilities(model, x):
     return model(x, training=False)
 
 
-def predict_digits(model, images, batch_size: int = 1024) -> np.ndarray:
+def predict_digits(model, images, batch_size: int = EVAL_BATCH) -> np.ndarray:
     """Probabilities (n, 10). Calls the model's compiled graph directly: one canvas image takes a few ms, not
     ``predict``'s 50+."""
     x = as_batch(images)

@@ -59,6 +59,10 @@ class MnistData:
         return len(self.x_train) + len(self.x_test)
 
 
+EVAL_BATCH = 256  # images per forward pass when the CNN is evaluated or predicts: 1,024 held ~80 MB more activations in
+# every training worker, for 0.03-0.15 s less per 10,000 images (measured on 2 cores)
+
+
 def _describe(source: str, x_train, x_test) -> str:
     return f"MNIST from {source}: {len(x_train):,} training and {len(x_test):,} test images"
 
@@ -257,7 +261,7 @@ def make_datasets(data: MnistData, *, augment_invert: bool = False, train_size: 
              .batch(batch_size).map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
              .prefetch(tf.data.AUTOTUNE))
     test = (tf.data.Dataset.from_tensor_slices((normalize(x_test), y_test.astype("int32")))
-            .batch(1024).prefetch(tf.data.AUTOTUNE))
+            .batch(EVAL_BATCH).prefetch(tf.data.AUTOTUNE))
     info = {"n_train": len(x_train), "n_test": len(x_test), "augment_invert": augment_invert}
     return train, test, info
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from core.files import write_atomic
 from core.mnist.cnn import predict_digits
-from core.mnist.data import add_inverted, load_for, subset, unit_pixels
+from core.mnist.data import EVAL_BATCH, add_inverted, load_for, subset, unit_pixels
 from core.mnist.task import evaluate_digits, ood_files
 from core.params import Param, ParamSpace
 from core.store import RunStore
@@ -187,7 +187,7 @@ class FinetuneTask(Task):
                  .shuffle(len(x), seed=params["seed"], reshuffle_each_iteration=True).batch(params["batch_size"])
                  .prefetch(tf.data.AUTOTUNE))
         xt = (data.x_test.astype("float32") / 255.0)[..., None]
-        test = tf.data.Dataset.from_tensor_slices((xt, data.y_test.astype("int32"))).batch(1024)
+        test = tf.data.Dataset.from_tensor_slices((xt, data.y_test.astype("int32"))).batch(EVAL_BATCH)
         info = {"source": data.source, "parent": params["parent_run"],
                 "description": f"{len(personal_y)} of your digits × {params['personal_repeat']} mixed with "
                                f"{len(my):,} MNIST training digits ({data.description}); validation: MNIST test set",

@@ -38,7 +38,7 @@ import numpy as np
 
 from core.files import write_atomic
 from core.mnist.cnn import as_batch, compiled
-from core.mnist.data import load_for, unit_pixels
+from core.mnist.data import EVAL_BATCH, load_for, unit_pixels
 from core.mnist.ood_parts import Gaussians, fit_gaussians, pixel_gaussians, pixel_statistics
 from core.mnist.photos import RENDERINGS, rendered_once
 
@@ -55,7 +55,7 @@ SCORE_NAMES = ("penultimate", "textures", "pixels")
 N_CALIB = 2000  # test digits, rendered and preprocessed as an upload is, that the threshold is calibrated on
 
 
-def features_and_logits(model, images, batch_size: int = 1024, training: bool = False):
+def features_and_logits(model, images, batch_size: int = EVAL_BATCH, training: bool = False):
     """The penultimate layer's activations ``h`` and the logits ``z`` (before the softmax) of a Sequential CNN.
 
     The last layer is ``Dense(10, softmax)``: ``z = h W + b`` and ``p = softmax(z)``. Returns NumPy (n, d) and (n, 10).
@@ -68,7 +68,7 @@ def _head_with_textures(model, x):
     return forward_head(model, x, with_textures=True)
 
 
-def _batched(model, images, batch_size: int = 1024, training: bool = False):
+def _batched(model, images, batch_size: int = EVAL_BATCH, training: bool = False):
     x = as_batch(images)
     hs, zs, ts = [], [], []
     for i in range(0, len(x), batch_size):
