@@ -184,8 +184,9 @@ class RayCluster:
 
     def node(self, num_cpus: int = 2):
         proc = self._start(["--address", self.address, "--num-cpus", str(num_cpus)], f"node-{len(self.procs)}")
+        alive = sum(p.poll() is None for p in self.procs)  # a node killed before is not waited for
         code = (f"import ray, time\nray.init(address={self.address!r}, logging_level='ERROR')\n"
-                f"while len([n for n in ray.nodes() if n['Alive']]) < {len(self.procs)}: time.sleep(0.5)\n")
+                f"while len([n for n in ray.nodes() if n['Alive']]) < {alive}: time.sleep(0.5)\n")
         subprocess.run([sys.executable, "-c", code], env=self.env, timeout=120, check=True, capture_output=True)
         return proc
 
