@@ -74,8 +74,9 @@ def wait_until_quiet(limit: float = QUIET_WAIT_SECONDS) -> None:
     """Wait (at most ``limit`` seconds) until what earlier tests left running in the background (a Ray that shuts
     down, a training finishing on the shared server) has settled: the machine under :data:`QUIET_BUSY` busy."""
     deadline = time.monotonic() + limit
-    while _busy_share() > QUIET_BUSY and time.monotonic() < deadline:
-        pass
+    busy = _busy_share()  # each sample takes half a second
+    while busy > QUIET_BUSY and time.monotonic() < deadline:
+        busy = _busy_share()
 
 
 @contextlib.contextmanager

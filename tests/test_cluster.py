@@ -110,15 +110,12 @@ def test_a_node_lost_mid_training_ends_its_job_with_a_message_and_the_next_train
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(runs_dir)], cwd=ROOT, env=env, text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
-        def event() -> dict:
-            return _event(server)
-
-        assert event()["event"] == "training"
+        assert _event(server)["event"] == "training"
         started = time.time()
         ray_cluster.kill(node)  # the machine that trains leaves the cluster
         server.stdin.write("\n")
         server.stdin.flush()
-        ended = event()
+        ended = _event(server)
         # Both nodes run on this one machine, so the server's driver may have attached to the killed node's raylet
         # (a server on a machine of its own never does): then the mailbox went with it and the whole connection ends.
         assert ended["status"] == "failed" and ended["error"].startswith(
@@ -129,7 +126,7 @@ def test_a_node_lost_mid_training_ends_its_job_with_a_message_and_the_next_train
         ray_cluster.node(num_cpus=2)
         server.stdin.write("\n")
         server.stdin.flush()
-        after = event()
+        after = _event(server)
         assert after["status"] == "done", after
     finally:
         server.kill()
