@@ -7,7 +7,7 @@ import tempfile
 from core.mnist.attack import accuracy_vs_epsilon
 from core.mnist.data import load_mnist
 from core.mnist.ood import N_CALIB, score, stats_for_run
-from core.mnist.photos import RENDERINGS, auroc, preprocessed_photos
+from core.mnist.photos import RENDERINGS, auroc, preprocessed_photos, rendered_once
 from core.mnist.task import PRESETS
 from core.registry import get_task
 from core.store import RunStore
@@ -38,7 +38,7 @@ def bench_ood(n_images: int | None = None) -> dict:
     held_out = load_mnist().x_test[N_CALIB:N_CALIB + 2000]
     _, photos = preprocessed_photos()
     photo = score(model, stats, photos)
-    digits = {how: score(model, stats, render(held_out)) for how, render in RENDERINGS.items()}
+    digits = {how: score(model, stats, rendered_once(held_out, how)) for how in RENDERINGS}
     figures = {"photos": len(photos), "photos_flagged": float(photo["not_a_digit"].mean()),
                **{f"test_digits_flagged_{how}": float(d["not_a_digit"].mean()) for how, d in digits.items()},
                **{f"auroc_{how}": auroc(d["score"], photo["score"]) for how, d in digits.items()}}
