@@ -44,7 +44,7 @@ def assert_one_error_line(out, expected: str):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A saved Iris run to predict with and manage (trained here: ``train`` itself starts Ray, a test of its own)."""
+    """A saved Iris run to predict with and manage (trained here: ``train`` itself starts Ray; tests/test_cli_executor.py)."""
     from core.store import RunStore
     from core.training import run_training
 
@@ -52,20 +52,6 @@ def trained(tmp_path_factory):
     result = run_training(get_task("iris"), {"epochs": 3}, store=RunStore(runs))
     assert result.status == "done", result.error
     return runs, {"run_id": result.run_id, "metrics": result.metrics}, None
-
-
-@pytest.mark.ray  # the training runs in a worker process of a local Ray that the command starts
-def test_train_json_is_the_whole_stdout_and_saves_a_run(cli, tmp_path):
-    runs = tmp_path / "runs"
-    out = cli("train", "iris", "--epochs", 3, "--json", runs=runs)
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout)
-    assert set(result) == {"status", "run_id", "metrics", "error", "path"}
-    assert result["status"] == "done" and result["error"] is None
-    assert 0 <= result["metrics"]["test_accuracy"] <= 1 and result["metrics"]["test_loss"] > 0
-    assert Path(result["path"]) == runs / result["run_id"]
-    assert (runs / result["run_id"] / "model.keras").is_file() and (runs / result["run_id"] / "run.json").is_file()
-    assert "Training Iris classifier with {'epochs': 3}" in out.stderr
 
 
 def test_predict_json_gives_probabilities_that_sum_to_one(cli, trained):

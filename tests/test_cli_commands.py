@@ -38,8 +38,8 @@ PLAN = {
     ("predict", "iris"): ("error", ["no-such-run", "5.1", "3.3", "1.7", "0.5"], "no run named 'no-such-run'"),
     ("predict", "cnn"): ("error", ["no-such-run", "digit.png"], "no run named 'no-such-run'"),
     ("bench", "iris"): ("ok", []),
-    ("bench", "cnn"): ("ok", ["--images", "128"]),
-    ("bench", "cvae"): ("ok", ["--images", "128"]),
+    ("bench", "cnn"): ("ok", ["--images", "128", "--repeats", "1"]),
+    ("bench", "cvae"): ("ok", ["--images", "128", "--repeats", "1"]),
     ("bench", "rerun"): ("ok", []),
     ("bench", "sweep"): ("ok", ["--images", "2400"]),
     ("bench", "memory"): ("ok", ["--images", "3"]),
@@ -104,10 +104,10 @@ def _check_iris(f):
 
 
 def _check_cnn(f):
-    # --images 128 is one step per measurement: too noisy for the README's ratio bars, so every measurement must
-    # simply have run; the roofline relates two independent measures, the training rate and the machine's best
-    # matmul rate (measured between the repeats): no training can beat the best matmul by much (seen: 0.50; 1.5
-    # leaves room for a peak measured during a burst of load).
+    # --images 128 --repeats 1 is one step per measurement, measured once: too noisy for the README's ratio bars, so
+    # every measurement must simply have run; the roofline relates two independent measures, the training rate and
+    # the machine's best matmul rate: no training can beat the best matmul by much (seen: 0.50; 1.5 leaves room for
+    # a peak measured during a burst of load).
     assert all(v > 0 for side in f["all_measurements"].values() for v in side), f["all_measurements"]
     assert f["project_float32_images_per_s"] > 0 and f["project_fast_images_per_s"] > 0
     assert 0 < f["roofline_fraction"] <= 1.5
@@ -183,6 +183,18 @@ BENCHES = sorted(c[1] for c in PLAN if c[0] == "bench")
 
 def test_every_bench_has_a_check_of_its_figures():
     assert sorted(BENCH_CHECKS) == BENCHES
+
+
+@pytest.mark.parametrize("args, text", [
+    (["iris", "--repeats", "2"], "--repeats is an option of bench cnn and cvae only"),
+    (["class", "--repeats", "2"], "--repeats is an option of bench cnn and cvae only"),
+    (["cnn", "--repeats", "0"], "--repeats must be at least 1, got 0"),
+    (["sweep", "--train-size", "10"], "--train-size is an option of bench class only"),
+])
+def test_a_bench_option_of_another_bench_is_one_error_line(args, text, project_env, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "core", "bench", *args], cwd=ROOT, env=project_env(tmp_path),
+                         capture_output=True, text=True, timeout=60)
+    assert_one_error_line(out, text)
 
 
 # bench class's figures are checked by _check_class in tests/test_cli_executor.py, on bench_class() called there (the

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -48,12 +49,14 @@ def test_train_through_the_executor_saves_the_run_here_and_prints_the_same_json(
     runs = tmp_path / "runs"
     out = cli("--runs-dir", runs, "train", "iris", "--epochs", 3, "--json", runs=tmp_path / "elsewhere")
     assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout)
+    assert "Training Iris classifier with {'epochs': 3}" in out.stderr
+    result = json.loads(out.stdout)  # the whole of stdout
     assert set(result) == {"status", "run_id", "metrics", "error", "path"}
     assert result["status"] == "done" and result["error"] is None
     assert 0 <= result["metrics"]["test_accuracy"] <= 1 and result["metrics"]["test_loss"] > 0
     record = RunStore(runs).get(result["run_id"])
     assert record["status"] == "done" and record["owner"] == "local" and len(record["history"]["loss"]) == 3
+    assert Path(result["path"]) == runs / result["run_id"] and (runs / result["run_id"] / "run.json").is_file()
     assert (runs / result["run_id"] / "model.keras").is_file() and not (tmp_path / "elsewhere").exists()
     assert not (runs / JOBS_FILE).exists()  # the command line's executor is not the server's queue
 

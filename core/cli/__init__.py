@@ -20,7 +20,7 @@ import sys
 from core.cli import jobs as jobs_cli
 from core.cli import runs as runs_cli
 from core.cli import sweep as sweep_cli
-from core.cli.bench import BENCHES, run_bench
+from core.cli.bench import BENCHES, REPEATED, run_bench
 from core.cli.bench_class import bench_class
 from core.cli.train import add_flags as add_train_flags
 from core.cli.train import cmd_train
@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--images", type=int, default=None, help="images per measurement (class: owners)")
     bench.add_argument("--train-size", type=int, default=None,
                        help="class only: training images per owner instead of the Quick preset's (a quick check)")
+    bench.add_argument("--repeats", type=int, default=None,
+                       help=f"{' and '.join(REPEATED)} only: measurements of each side, the best counts (default 3)")
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(handler=cmd_bench)
 
@@ -101,6 +103,10 @@ def cmd_predict(args) -> int:
 def cmd_bench(args) -> int:
     if args.train_size is not None and args.kind != "class":
         return fail("--train-size is an option of bench class only")
+    if args.repeats is not None and args.kind not in REPEATED:
+        return fail(f"--repeats is an option of bench {' and '.join(REPEATED)} only")
+    if args.repeats is not None and args.repeats < 1:
+        return fail(f"--repeats must be at least 1, got {args.repeats}")
     if args.kind == "class":
         try:
             figures = bench_class(args.images, overrides=None if args.train_size is None else
@@ -108,7 +114,7 @@ def cmd_bench(args) -> int:
         except ValueError as err:  # a bad --images or --train-size, said before anything starts
             return fail(str(err))
     else:
-        figures = run_bench(args.kind, n_images=args.images)
+        figures = run_bench(args.kind, n_images=args.images, repeats=args.repeats)
     if args.json:
         print(json.dumps(figures, default=str))
     return 0

@@ -274,5 +274,9 @@ BENCHES = {
 """What ``python -m core bench NAME`` measures: the CLI offers exactly these names."""
 
 
-def run_bench(kind: str, n_images: int | None = None) -> dict:
-    return BENCHES[kind](n_images)
+REPEATED = ("cnn", "cvae")
+"""The benches that measure each side several times, interleaved, and keep the best (``--repeats``, default 3)."""
+
+
+def run_bench(kind: str, n_images: int | None = None, repeats: int | None = None) -> dict:
+    return BENCHES[kind](n_images) if repeats is None else BENCHES[kind](n_images, repeats=repeats)

@@ -16,11 +16,11 @@ from core.roofline import print_roofline, roofline
 # too) inside the bench, so that `python -m core --help` does not load them.
 
 
-def bench_cvae(n_images: int | None = None) -> dict:
+def bench_cvae(n_images: int | None = None, repeats: int = 3) -> dict:
     """CVAE training images/s, project fit vs the portfolio's plain step; one-point decode latency."""
     from core.cvae.model import build_cvae
 
-    figures = _bench_cvae(load_mnist().x_train, n_images=n_images or 3200)
+    figures = _bench_cvae(load_mnist().x_train, n_images=n_images or 3200, repeats=repeats)
     for name, value in figures.items():
         print(f"  {name}: {value:.4g}" if isinstance(value, float) else f"  {name}: {value}")
     figures.update(roofline(build_cvae(), figures["project_images_per_s"]))
