@@ -12,9 +12,10 @@ from core.cvae.task import TASK as CVAE
 from core.iris.task import TASK as IRIS
 from core.mnist.finetune import TASK as CNN_FINETUNE
 from core.mnist.task import TASK as CNN
+from core.tabular.task import TASK as TABULAR
 from core.tasks import Task
 
-TASKS: dict[str, Task] = {task.kind: task for task in (IRIS, CNN, CVAE, LATENT, CNN_FINETUNE)}
+TASKS: dict[str, Task] = {task.kind: task for task in (IRIS, CNN, CVAE, LATENT, CNN_FINETUNE, TABULAR)}
 
 
 def kinds() -> list[str]:
