@@ -57,6 +57,9 @@ PLAN = {
     ("sweep", "cnn"): ("error", ["--vary", "units=5"], "units"),
     ("sweep", "cvae"): ("error", ["--vary", "beta=11"], "Beta: 11"),
     ("sweep", "latent"): ("error", ["--vary", "dropout=0.95"], "Dropout: 0.95"),
+    ("train", "tabular"): ("error", ["--csv", "{runs}/../no-such.csv", "--label", "target"], "no such file"),
+    ("predict", "tabular"): ("error", ["no-such-run", "alcohol=13.2"], "no run named 'no-such-run'"),
+    ("sweep", "tabular"): ("error", ["--vary", "units=0,5"], "Units: 0 is below the minimum 1"),
 }
 ORDER = ["train", "runs", "predict", "bench", "sweep", "jobs"]  # train cvae before train latent and runs show/export
 
