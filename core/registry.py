@@ -12,10 +12,11 @@ from core.cvae.task import TASK as CVAE
 from core.iris.task import TASK as IRIS
 from core.mnist.finetune import TASK as CNN_FINETUNE
 from core.mnist.task import TASK as CNN
+from core.plane.task import TASK as PLANE
 from core.tabular.task import TASK as TABULAR
 from core.tasks import Task
 
-TASKS: dict[str, Task] = {task.kind: task for task in (IRIS, CNN, CVAE, LATENT, CNN_FINETUNE, TABULAR)}
+TASKS: dict[str, Task] = {task.kind: task for task in (IRIS, CNN, CVAE, LATENT, CNN_FINETUNE, PLANE, TABULAR)}
 
 
 def kinds() -> list[str]:
