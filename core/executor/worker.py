@@ -53,8 +53,10 @@ def lower_priority(nice: int = WORKER_NICE) -> None:
 class _Publisher:
     """Send the progress to the mailbox every :data:`PUBLISH_SECONDS` and set ``stop_event`` when Stop was pressed."""
 
-    def __init__(self, job_id: str, mailbox, progress: Progress, stop_event: threading.Event):
+    def __init__(self, job_id: str, mailbox, progress: Progress, stop_event: threading.Event,
+                 every: float = PUBLISH_SECONDS):
         self.job_id, self.mailbox, self.progress, self.stop_event = job_id, mailbox, progress, stop_event
+        self.every = every  # the task's publish_seconds: a live picture may need more than twice a second
         self.seen = (0, 0)  # batch losses and pictures already delivered
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._loop, name=f"publish-{job_id}", daemon=True)
@@ -74,7 +76,7 @@ class _Publisher:
     def _loop(self) -> None:
         # Quick until the first batch's loss has gone out (the visitor waits for the first point of the curve), then
         # twice a second.
-        while not self.done.wait(PUBLISH_SECONDS if self.seen[0] else FIRST_POINT_SECONDS):
+        while not self.done.wait(self.every if self.seen[0] else FIRST_POINT_SECONDS):
             self.send()
 
     def __enter__(self) -> _Publisher:
@@ -148,7 +150,7 @@ def _train(job: dict, mailbox) -> dict:
         progress, stop_event, started = Progress(params.get("epochs", 0)), threading.Event(), time.time()
         progress.update(worker={"pid": os.getpid(), "host": socket.gethostname()})
         checkpoint = _checkpoint_callback(job, task, params, progress, mailbox, started)
-        with _Publisher(job["id"], mailbox, progress, stop_event):
+        with _Publisher(job["id"], mailbox, progress, stop_event, task.publish_seconds):
             result = run_training(task, params, progress=progress, stop_event=stop_event, store=store,
                                   record=job["record"], save=job.get("save", True),
                                   strategy=job.get("strategy", "auto"),
