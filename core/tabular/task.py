@@ -108,7 +108,7 @@ class TabularTask(Task):
 
     def check_ready(self, params, store):
         if not params["csv"]:
-            raise ValueError("choose a table: a CSV file (--csv PATH)")
+            raise ValueError("choose a table first: upload a CSV file (command line: --csv PATH)")
         try:
             prepare_table(load_table(params["csv"]), params)
         except TableError as err:

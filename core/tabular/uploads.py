@@ -1,0 +1,33 @@
+"""Where the server keeps a visitor's uploaded table until a training reads it: a hidden folder of the runs
+directory, one sub-folder per owner (named by a hash of the owner's id), never listed as a run. The run made from
+it keeps its own copy (``table.csv``), which follows the run's owner and sharing like the rest of the run."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from core.files import write_atomic
+from core.tabular.reading import MAX_BYTES, TableError
+
+UPLOADS = ".tables"
+
+
+def safe_name(name: str) -> str:
+    """A file name made of letters, digits, dots, dashes and underscores, ending in .csv."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name or "table").stem).strip("._") or "table"
+    return f"{stem[:60]}.csv"
+
+
+def keep_upload(runs_root: Path | str, owner: str, data: bytes, name: str) -> Path:
+    """Store an uploaded table for ``owner`` (the same bytes: the same file) and return its path."""
+    if len(data) > MAX_BYTES:
+        raise TableError(f"{name} is {len(data) / 2**20:.1f} MB; a table may be at most {MAX_BYTES // 2**20} MB")
+    folder = (Path(runs_root) / UPLOADS / hashlib.sha256(owner.encode()).hexdigest()[:16]
+              / hashlib.sha256(data).hexdigest()[:16])
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / safe_name(name)
+    if not path.is_file():
+        write_atomic(path, data)
+    return path
