@@ -48,6 +48,11 @@ class PlaneStepper(Stepper):
         p = np.asarray(self.probe(self.x)[-1]).reshape(-1)
         return float(((p >= 0.5) == self.y).mean())
 
+    def output_grid(self, resolution: int = 40) -> np.ndarray:
+        """p(blue) over a (resolution, resolution) grid of the plane, row 0 at x2 = -6."""
+        _, points = data.grid(resolution)
+        return np.asarray(self.probe(data.features(points, self.names))[-1]).reshape(resolution, resolution)
+
 
 def make_stepper(params: dict, warm: bool = True) -> PlaneStepper:
     """A fresh model of the plane task for ``params`` (seeded as a training with that seed starts) to step through,
@@ -70,6 +75,7 @@ def make_stepper(params: dict, warm: bool = True) -> PlaneStepper:
         stepper.step()
         stepper.reset()
         stepper.probe(data.features(data.grid(RESOLUTION)[1], names))
+        stepper.output_grid()
         stepper.accuracy()
     return stepper
 
