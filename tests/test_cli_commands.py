@@ -60,6 +60,9 @@ PLAN = {
     ("train", "tabular"): ("error", ["--csv", "{runs}/../no-such.csv", "--label", "target"], "no such file"),
     ("predict", "tabular"): ("error", ["no-such-run", "alcohol=13.2"], "no run named 'no-such-run'"),
     ("sweep", "tabular"): ("error", ["--vary", "units=0,5"], "Units: 0 is below the minimum 1"),
+    ("train", "plane"): ("ok", ["--dataset", "xor", "--epochs", "1", "--repeat", "1"]),
+    ("predict", "plane"): ("error", ["no-such-run", "1", "2"], "no run named 'no-such-run'"),
+    ("sweep", "plane"): ("error", ["--vary", "units=0,5"], "Neurons: 0 is below the minimum 1"),
 }
 ORDER = ["train", "runs", "predict", "bench", "sweep", "jobs"]  # train cvae before train latent and runs show/export
 
