@@ -4,11 +4,13 @@
   tests share is made once. Every browser test is in one group (one Streamlit server, one chromium); the files that
   use the small trained CNN of ``tests/cnn_lessons_support.py`` are in one (it is trained once per process); every
   other file is a group of its own (its module fixtures are made once).
-* **Quiet turns.** A test marked ``quiet`` asserts a latency bar that README states (a pen-up to verdict, a slider to
-  its reading, a Stop). While it runs, from its fixtures' set-up to their teardown, the other worker starts nothing:
-  a reader-writer lock over a file that the run's workers share (``fcntl.flock``). Every other test holds the lock
-  shared; a quiet one holds it alone, and first takes a turnstile, which every test passes on its way in, so a
-  stream of shared holders cannot starve it. Without xdist the lock is not taken. Either way a quiet test then
+* **Quiet turns.** A test that asserts a latency bar README states (a pen-up to verdict, a slider to its reading, a
+  Stop) measures alone on the machine: the other worker starts nothing meanwhile. It is a reader-writer lock over a
+  file that the run's workers share (``fcntl.flock``). Every test holds the lock shared while it runs; a quiet
+  measurement holds it alone, and first takes a turnstile, which every test passes on its way in, so a stream of
+  shared holders cannot starve it. A test marked ``quiet`` is alone from its fixtures' set-up to their teardown; a
+  test that only times a part of what it does is alone for that part, inside ``with quiet_section():`` (its set-up,
+  such as a training, shares the machine). Without xdist the lock is not taken. Either way the quiet part then
   waits (at most 30 s) until what earlier tests left in the background has settled.
 """
 
@@ -79,6 +81,9 @@ def wait_until_quiet(limit: float = QUIET_WAIT_SECONDS) -> None:
         busy = _busy_share()
 
 
+_turn: dict = {}  # the running test's hold of the machine lock: its open file, and the turnstile's path
+
+
 @contextlib.contextmanager
 def machine_turn(quiet: bool):
     """Hold the run's machine lock for one test: alone when ``quiet``, shared otherwise (no-op without xdist); a
@@ -91,12 +96,40 @@ def machine_turn(quiet: bool):
         return
     base = Path(tempfile.gettempdir()) / f"nnp-pytest-{run}"
     machine, turnstile = base.with_suffix(".machine"), base.with_suffix(".turnstile")
-    with contextlib.ExitStack() as stack:
+    with open(machine, "a") as handle:
         with _locked(turnstile, fcntl.LOCK_EX):  # a quiet test waiting here holds back the next shared holder
-            stack.enter_context(_locked(machine, fcntl.LOCK_EX if quiet else fcntl.LOCK_SH))
-        if quiet:
+            fcntl.flock(handle, fcntl.LOCK_EX if quiet else fcntl.LOCK_SH)
+        _turn.update(handle=handle, turnstile=turnstile, quiet=quiet)
+        try:
+            if quiet:
+                wait_until_quiet()
+            yield
+        finally:
+            _turn.clear()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def quiet_section():
+    """Inside a test: alone on the machine for the block (see the module doc), then shared again.
+
+    The shared hold is let go before the turnstile is taken, so two workers that both ask cannot wait for each other.
+    """
+    held = dict(_turn)
+    if not held or held["quiet"]:  # no xdist, or the whole test is quiet already
+        if not held:
             wait_until_quiet()
         yield
+        return
+    handle = held["handle"]
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    with _locked(held["turnstile"], fcntl.LOCK_EX):
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        wait_until_quiet()
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_SH)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -19,6 +19,7 @@ from tests.browser_support import (
     wait_idle,
     wait_text,
 )
+from tests.parallel import quiet_section
 
 pytestmark = pytest.mark.browser
 
@@ -63,7 +64,6 @@ def _photo_files() -> list[dict]:
     return files
 
 
-@pytest.mark.quiet  # asserts README's latency bar: alone on the machine under -n 2
 def test_cnn_page_reads_a_drawn_digit(app_server, browser_page):
     page = browser_page
     log_start = server_log_size(app_server)
@@ -103,39 +103,40 @@ def test_cnn_page_reads_a_drawn_digit(app_server, browser_page):
 
     # What the hand waits for: pen-up -> verdict shown, and Clear -> empty canvas message, timed in the page; with
     # the deeper views as a newcomer finds them (closed), then open (saliency, feature maps, kernels every stroke).
-    explain = page.get_by_text("Show what the network sees: saliency, feature maps, kernels")
-    for views in ("closed", "open"):
-        draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])  # the toggle shows with a drawing
-        explain.click()  # open now: close it; then open it again
-        wait_idle(page)
-        page.get_by_role("button", name="Clear the canvas").click()
-        wait_text(page, "Draw a digit on the canvas", timeout=15)
-        wait_idle(page)
-        pen_up, clear = [], []
-        for _ in range(5):
-            # timed in the page, without polling the layout: from the pen's mouseup until a verdict is in the DOM
-            # and painted (two animation frames after the change that brought it)
-            page.evaluate(PEN_UP_TIMER)
-            draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])
-            page.wait_for_function("() => window.__shownAt !== null", timeout=20_000)
-            pen_up.append(page.evaluate("() => window.__shownAt - window.__upAt"))
-            quick = page.evaluate(VERDICT_TEXT)
-            wait_text(page, "what the network sees")  # the rerun the canvas's message starts (200 ms after pen-up)
+    with quiet_section():  # README's latency bar: measured alone on the machine under -n 2
+        explain = page.get_by_text("Show what the network sees: saliency, feature maps, kernels")
+        for views in ("closed", "open"):
+            draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])  # the toggle shows with a drawing
+            explain.click()  # open now: close it; then open it again
             wait_idle(page)
-            assert page.evaluate(VERDICT_TEXT) == quick  # the rerun says what the quick path said
-            assert (page.get_by_text("saliency for").count() > 0) == (views == "open")
-            button = page.get_by_role("button", name="Clear the canvas")
-            clear.append(timed_click(page, button, "() => document.body.innerText.includes('Draw a digit on the canvas')")[1])
-            # shown at the click, and so is the empty canvas: no ink where the stroke was (the rerun mounts a new one)
-            assert page.locator("canvas.lower-canvas").first.evaluate(
-                "c => Math.max(...c.getContext('2d').getImageData(140, 60, 20, 160).data.filter((_, i) => i % 4 < 3))") == 0
+            page.get_by_role("button", name="Clear the canvas").click()
+            wait_text(page, "Draw a digit on the canvas", timeout=15)
             wait_idle(page)
-        print(f"\nCNN canvas in chromium, deeper views {views}: pen-up -> verdict median "
-              f"{statistics.median(pen_up):.0f} ms (min {min(pen_up):.0f}, max {max(pen_up):.0f}; the canvas sends "
-              f"200 ms after pen-up); Clear -> empty canvas median {statistics.median(clear):.0f} ms")
-        # README's bars: pen-up -> verdict 350 ms, Clear -> empty canvas 150 ms (medians)
-        assert statistics.median(pen_up) < 350, (views, pen_up)
-        assert statistics.median(clear) < 150, (views, clear)
+            pen_up, clear = [], []
+            for _ in range(5):
+                # timed in the page, without polling the layout: from the pen's mouseup until a verdict is in the DOM
+                # and painted (two animation frames after the change that brought it)
+                page.evaluate(PEN_UP_TIMER)
+                draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])
+                page.wait_for_function("() => window.__shownAt !== null", timeout=20_000)
+                pen_up.append(page.evaluate("() => window.__shownAt - window.__upAt"))
+                quick = page.evaluate(VERDICT_TEXT)
+                wait_text(page, "what the network sees")  # the rerun the canvas's message starts (200 ms after pen-up)
+                wait_idle(page)
+                assert page.evaluate(VERDICT_TEXT) == quick  # the rerun says what the quick path said
+                assert (page.get_by_text("saliency for").count() > 0) == (views == "open")
+                button = page.get_by_role("button", name="Clear the canvas")
+                clear.append(timed_click(page, button, "() => document.body.innerText.includes('Draw a digit on the canvas')")[1])
+                # shown at the click, and so is the empty canvas: no ink where the stroke was (the rerun mounts a new one)
+                assert page.locator("canvas.lower-canvas").first.evaluate(
+                    "c => Math.max(...c.getContext('2d').getImageData(140, 60, 20, 160).data.filter((_, i) => i % 4 < 3))") == 0
+                wait_idle(page)
+            print(f"\nCNN canvas in chromium, deeper views {views}: pen-up -> verdict median "
+                  f"{statistics.median(pen_up):.0f} ms (min {min(pen_up):.0f}, max {max(pen_up):.0f}; the canvas sends "
+                  f"200 ms after pen-up); Clear -> empty canvas median {statistics.median(clear):.0f} ms")
+            # README's bars: pen-up -> verdict 350 ms, Clear -> empty canvas 150 ms (medians)
+            assert statistics.median(pen_up) < 350, (views, pen_up)
+            assert statistics.median(clear) < 150, (views, clear)
 
     # Clear at once after a stroke, before the quick verdict or the canvas's message: the cleared canvas is what
     # stays, not a verdict on the drawing that was cleared.
@@ -175,7 +176,6 @@ def test_cnn_page_reads_a_drawn_digit(app_server, browser_page):
     assert page.frontend_errors == []
 
 
-@pytest.mark.quiet  # asserts README's latency bar: alone on the machine under -n 2
 def test_cvae_page_decodes_where_the_user_clicks(app_server, browser_page):
     page = browser_page
     log_start = server_log_size(app_server)
@@ -186,25 +186,26 @@ def test_cvae_page_decodes_where_the_user_clicks(app_server, browser_page):
     box = pad.bounding_box()
     seen, times = [], []
     spots = ((0.2, 0.2), (0.8, 0.75), (0.3, 0.6), (0.7, 0.3), (0.5, 0.5), (0.25, 0.8), (0.85, 0.15))
-    for fx, fy in spots:
-        # timed in the page: from the press until the caption's change (made with the image) has been painted: two
-        # animation frames after it (the first runs before that frame's paint)
-        page.evaluate("""() => { window.__downAt = null; window.__shownAt = null;
-            let caption = null;  // the component lives in a shadow root
-            for (const el of document.querySelectorAll('*')) {
-              const c = el.shadowRoot && el.shadowRoot.querySelector('.latent-pad figcaption'); if (c) caption = c; }
-            const seen = new MutationObserver(() => { seen.disconnect();
-              requestAnimationFrame(() => requestAnimationFrame(() => { window.__shownAt = performance.now(); })); });
-            seen.observe(caption, {childList: true, characterData: true, subtree: true});
-            document.addEventListener('pointerdown', () => { window.__downAt = performance.now(); },
-                                      {capture: true, once: true}); }""")
-        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-        page.wait_for_function("() => window.__shownAt !== null", timeout=20_000)
-        times.append(page.evaluate("() => window.__shownAt - window.__downAt"))
-        caption = page.get_by_text("decoded z =").first.inner_text()
-        seen.append((caption, page.locator("canvas.decoded").first.evaluate("c => c.toDataURL()")))
-        # the server's part follows: the fragment reruns with the new point
-        wait_text(page, f"At z = {caption.removeprefix('decoded z = ')} the nearest 20", timeout=20)
+    with quiet_section():  # README's latency bar: measured alone on the machine under -n 2
+        for fx, fy in spots:
+            # timed in the page: from the press until the caption's change (made with the image) has been painted: two
+            # animation frames after it (the first runs before that frame's paint)
+            page.evaluate("""() => { window.__downAt = null; window.__shownAt = null;
+                let caption = null;  // the component lives in a shadow root
+                for (const el of document.querySelectorAll('*')) {
+                  const c = el.shadowRoot && el.shadowRoot.querySelector('.latent-pad figcaption'); if (c) caption = c; }
+                const seen = new MutationObserver(() => { seen.disconnect();
+                  requestAnimationFrame(() => requestAnimationFrame(() => { window.__shownAt = performance.now(); })); });
+                seen.observe(caption, {childList: true, characterData: true, subtree: true});
+                document.addEventListener('pointerdown', () => { window.__downAt = performance.now(); },
+                                          {capture: true, once: true}); }""")
+            page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+            page.wait_for_function("() => window.__shownAt !== null", timeout=20_000)
+            times.append(page.evaluate("() => window.__shownAt - window.__downAt"))
+            caption = page.get_by_text("decoded z =").first.inner_text()
+            seen.append((caption, page.locator("canvas.decoded").first.evaluate("c => c.toDataURL()")))
+            # the server's part follows: the fragment reruns with the new point
+            wait_text(page, f"At z = {caption.removeprefix('decoded z = ')} the nearest 20", timeout=20)
     warm = sorted(times[1:])
     print(f"\nlatent pad click -> decoded image shown: median {warm[len(warm) // 2]:.0f} ms "
           f"(min {warm[0]:.0f}, max {warm[-1]:.0f}; first click {times[0]:.0f} ms)")
