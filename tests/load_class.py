@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import psutil  # noqa: E402  (installed with Ray)
+import psutil  # noqa: E402  (requirements-dev.txt)
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from core.executor import JOBS_FILE  # noqa: E402

@@ -12,6 +12,7 @@ import signal
 import time
 
 import numpy as np
+import psutil
 import pytest
 
 from core.executor import WORKER_DIED, Executor
@@ -105,3 +106,11 @@ def test_a_killed_worker_ends_its_job_with_a_message_and_the_next_training_works
     after = executor.submit("iris", SMALL, store=store, owner="ann")
     _wait([after])
     assert after.progress.snapshot()["status"] == DONE
+
+
+def test_the_local_ray_runs_without_the_services_one_machine_does_not_use(executor):
+    """The embedded Ray has its GCS and raylet, and neither the autoscaler's monitor nor the log monitor (160 MB of
+    resident memory together: core/sweep/connect.py); a Ray release that would start them again fails here."""
+    commands = [" ".join(p.cmdline()) for p in psutil.Process().children(recursive=True)]
+    assert any("gcs_server" in c for c in commands) and any("raylet" in c for c in commands), commands
+    assert not [c for c in commands if "monitor.py" in c], commands  # monitor.py and log_monitor.py

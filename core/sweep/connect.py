@@ -8,6 +8,9 @@ Ray head fails after :data:`PROBE_TIMEOUT` seconds instead of hanging, each with
 from __future__ import annotations
 
 import atexit
+import contextlib
+import functools
+import inspect
 import logging
 import os
 import socket
@@ -20,7 +23,7 @@ from core.sweep.spec import SweepError
 from core.threads import thread_env
 
 # Lazy imports: Ray (0.3 s to import, and it starts nothing until ray.init) inside the functions that connect, so
-# that the pages and `python -m core --help` import this module without it.
+# that the pages and `python -m core --help` import this module without it (ray._private.parameter likewise).
 
 TRIAL_CPUS = 1  # CPUs (and TensorFlow threads) per trial
 PROBE_TIMEOUT = 15.0
@@ -117,8 +120,35 @@ def _runtime_env(address: str | None) -> dict:
     return {"env_vars": env, "py_modules": [str(PROJECT_ROOT / "core")], "excludes": ["__pycache__", "*.pyc"]}
 
 
+@contextlib.contextmanager
+def _without_idle_services():
+    """While a local Ray starts: without the two services a single embedded node has no use for, 160 MB resident
+    together (two Python processes, measured): the autoscaler's monitor (one machine scales nothing) and the log
+    monitor (it forwards workers' output to the driver, and ``log_to_driver=False``). ``ray start`` offers the
+    first as ``--no-monitor``; ``ray.init`` offers neither, so its node parameters get them here. Should a Ray
+    release no longer take them, Ray starts as it would without this."""
+    from ray._private import parameter
+
+    original = parameter.RayParams.__init__
+    if not {"no_monitor", "include_log_monitor"} <= set(inspect.signature(original).parameters):
+        yield
+        return
+
+    @functools.wraps(original)
+    def lean(self, *args, **kwargs):
+        kwargs.setdefault("no_monitor", True)
+        kwargs.setdefault("include_log_monitor", False)
+        original(self, *args, **kwargs)
+
+    parameter.RayParams.__init__ = lean
+    try:
+        yield
+    finally:
+        parameter.RayParams.__init__ = original
+
+
 def _init_in_host_thread(**kwargs) -> None:
-    """``ray.init`` for a local Ray, from a thread that lives as long as the process.
+    """``ray.init`` for a local Ray (:func:`_without_idle_services`), from a thread that lives as long as the process.
 
     Ray starts its local services (GCS, raylet) with Linux's ``PR_SET_PDEATHSIG``, which fires when the *thread*
     that started them ends, not the process: started from a sweep's own thread, they were killed as soon as that
@@ -130,7 +160,8 @@ def _init_in_host_thread(**kwargs) -> None:
 
     def host() -> None:
         try:
-            ray.init(**kwargs)
+            with _without_idle_services():
+                ray.init(**kwargs)
         except BaseException as err:  # handed to the caller
             failure.append(err)
         started.set()
