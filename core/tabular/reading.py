@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 MAX_BYTES = 5 * 2**20  # a table is kept with each run trained on it
 MAX_ROWS = 20_000
-MAX_COLUMNS = 60
+MAX_COLUMNS = 100
 DELIMITERS = (",", ";", "\t")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 SNIFF_BYTES = 8192
