@@ -78,6 +78,12 @@ class Progress:
             self._data["step"] = 0  # the position is now "epoch batches done, none of the next one"
             self._data["version"] += 1
 
+    def add_extra(self, extra: Any) -> None:
+        """Publish a picture between epochs (as :meth:`add_epoch` does at an epoch's end)."""
+        with self._lock:
+            self._data["extras"].append(extra)
+            self._data["version"] += 1
+
     def finish(self, status: str, error: str | None = None, details: str | None = None, **fields) -> None:
         with self._lock:
             self._data.update(status=status, error=error, details=details, finished=time.time(), **fields)

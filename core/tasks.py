@@ -61,6 +61,11 @@ class Task(ABC):
         """Something to publish after each epoch (e.g. reconstructions); None for nothing."""
         return None
 
+    def callbacks(self, prepared: Prepared, progress) -> tuple:
+        """More Keras callbacks for this kind's training (e.g. one publishing a picture between epochs with
+        ``progress.add_extra``); none by default."""
+        return ()
+
     def custom_objects(self) -> dict:
         """The custom Keras classes a saved model of this kind needs, by registered name (for loading files)."""
         return {}

@@ -119,7 +119,7 @@ def run_training(
             prepared.train,
             validation_data=prepared.validation,
             epochs=params["epochs"],
-            callbacks=[tracker, *callbacks],
+            callbacks=[tracker, *callbacks, *task.callbacks(prepared, progress)],
             verbose=verbose,
             shuffle=False,  # the pipelines shuffle themselves
         )

@@ -13,6 +13,7 @@ import pytest
 from core.params import ParamError
 from core.plane import data
 from core.plane.task import SPACE, TASK
+from core.progress import Progress
 from core.store import RunStore
 from tests.test_cli import ROOT
 
@@ -77,15 +78,17 @@ def test_the_same_seed_reruns_identically_and_drawn_points_stay_with_the_run(tmp
 
     store = RunStore(tmp_path / "runs")
     params = {"dataset": "drawn", "points": DRAWN, "epochs": 3, "x1_x2": True, "units": 4}
-    first, second = (run_training(TASK, params, store=store) for _ in range(2))
+    progress = Progress(3)
+    first, second = run_training(TASK, params, store=store, progress=progress), run_training(TASK, params, store=store)
     a, b = store.get(first.run_id), store.get(second.run_id)
     assert a["history"] == b["history"] and a["metrics"] == b["metrics"] and a["batch_loss"] == b["batch_loss"]
     assert a["params"]["points"] == DRAWN and a["data"]["source"] == "drawn" and a["data"]["n_test"] == 4
     rerun = data.load(a["params"])  # a re-run reads the same points, split the same way
     assert sorted(map(tuple, np.concatenate([rerun.xy_train, rerun.xy_test]).tolist())) == \
         sorted(map(tuple, data.parse_points(DRAWN)[0].tolist()))
-    boundary = TASK.epoch_extra(first.model, first.prepared, 2)["boundary"]
-    assert boundary.shape == (40, 40) and boundary.dtype == np.uint8
+    extras = progress.snapshot()["extras"]  # the live boundary: at least one per epoch
+    assert [e["epoch"] for e in extras if e["step"] is None] == [1, 2, 3]
+    assert extras[-1]["boundary"].shape == (40, 40) and extras[-1]["boundary"].dtype == np.uint8
 
 
 @pytest.mark.ray

@@ -88,11 +88,14 @@ def _drawn() -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((0, 2), "float32"), np.zeros(0, "int32")
 
 
-def live_boundary(snap: dict) -> None:
-    """Under the curves: the newest published boundary with the job's points, epoch and losses."""
+def live_boundary() -> None:
+    """Under the curves: the newest published boundary of this visitor's job with its points, epoch and losses."""
     job = get_job(KIND)
+    if job is None:
+        return
+    snap = job.progress.snapshot()
     extras = snap.get("extras") or []
-    if job is None or not extras:
+    if not extras:
         return
     split = cached(KIND, "job-split", job.id, lambda: _safe_split(job.params))
     if split is None:
@@ -104,7 +107,8 @@ def live_boundary(snap: dict) -> None:
         losses = f" · train loss {history['loss'][-1]:.3f}"
         if history.get("val_loss"):
             losses += f" · test loss {history['val_loss'][-1]:.3f}"
-    title = f"epoch {last['epoch']} of {snap['epochs']}{losses}"
+    step = f", batch {last['step']}" if last.get("step") else ""
+    title = f"epoch {last['epoch']} of {snap['epochs']}{step}{losses}"
     points = [(split.xy_train, split.y_train, "white"), (split.xy_test, split.y_test, "black")]
     left, right = st.columns([1, 1])
     left.image(boundary_svg(last["boundary"], points, size=380, title=title), width="stretch")

@@ -36,7 +36,7 @@ def probability_colours(p) -> np.ndarray:
 
 
 def as_probability(grid_values) -> np.ndarray:
-    """A published boundary (bytes 0-255, :meth:`core.plane.task.PlaneTask.epoch_extra`) or probabilities, as floats."""
+    """A published boundary (bytes 0-255, :func:`core.plane.live.boundary_grid`) or probabilities, as floats."""
     a = np.asarray(grid_values)
     return a.astype(float) / 255.0 if a.dtype == np.uint8 else a.astype(float)
 
@@ -98,8 +98,8 @@ def plane_figure(p_grid=None, train=None, test=None, drawn=None, height: int = 4
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), clickmode="event+select", dragmode=False,
                       legend=dict(orientation="h", y=-0.08), plot_bgcolor="#f7f7f7", hovermode="closest")
     axis = dict(range=[-LIMIT, LIMIT], zeroline=False, showgrid=False, fixedrange=True)
-    fig.update_xaxes(title="x₁", **axis)
-    fig.update_yaxes(title="x₂", scaleanchor="x", **axis)
+    fig.update_xaxes(title="x₁", constrain="domain", **axis)
+    fig.update_yaxes(title="x₂", scaleanchor="x", constrain="domain", **axis)
     return fig
 
 

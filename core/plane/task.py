@@ -2,9 +2,9 @@
 
 Its settings are TensorFlow Playground's (data set, noise, train/test ratio, input features, layers, neurons,
 activation, learning rate, batch size, L1/L2) plus the Iris page's optimizers. The defaults learn every generated set:
-the spiral to ≥ 90 % test accuracy and the others to ≥ 95 % (README's held-out table). After each epoch the task
-publishes the network's output over the plane (:meth:`PlaneTask.epoch_extra`), so a page redraws the boundary while
-the job trains.
+the spiral to ≥ 90 % test accuracy and the others to ≥ 95 % (README's held-out table). Several times a second the
+task publishes the network's output over the plane (:meth:`PlaneTask.callbacks`), so a page redraws the boundary
+while the job trains.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 from core.params import Param, ParamSpace
 from core.plane import data
 from core.plane.data import DATASETS, FEATURES
+from core.plane.live import boundary_callback
 from core.plane.model import ACTIVATIONS, build_model, log_loss, predict_blue
 from core.tasks import Prepared, Task
 
@@ -51,8 +52,7 @@ SPACE = ParamSpace((
           help="Adds l2 * sum w^2 over the kernels to the loss (weight decay): keeps weights small."),
     Param("batch_size", 10, "int", 1, 100, help="Points per gradient step (Playground's 1-30)."),
     Param("epochs", 25, "int", 1, 500, help="Passes over the training points, each repeated 'repeat' times."),
-    Param("repeat", 5, "int", 1, 50, help="Times the training points are repeated within one epoch (the boundary is "
-                                          "redrawn after each epoch)."),
+    Param("repeat", 5, "int", 1, 50, help="Times the training points are repeated within one epoch."),
     Param("seed", 0, "int", 0, 2**31 - 1, help="Seed for the points, the split, the weights and the shuffling."),
 ), groups={
     "Data": ("dataset", "noise", "n_points", "test_fraction", "points"),
@@ -106,10 +106,10 @@ class PlaneTask(Task):
             metrics[f"{part}_loss"] = log_loss(p, a[f"y_{part}"])
         return metrics
 
-    def epoch_extra(self, model, prepared, epoch):
-        """p(blue) over a 40 x 40 grid of the plane after this epoch, as bytes 0-255 (1.6 kB) for the live picture."""
-        p = predict_blue(model, prepared.arrays["grid"])
-        return {"epoch": epoch + 1, "boundary": np.round(p * 255).astype("uint8").reshape(BOUNDARY_RESOLUTION, -1)}
+    def callbacks(self, prepared, progress):
+        """Publish p(blue) over a 40 x 40 grid of the plane (bytes 0-255, 1.6 kB) several times a second and after
+        each epoch, for the live picture (:mod:`core.plane.live`)."""
+        return (boundary_callback(prepared.arrays["grid"], BOUNDARY_RESOLUTION, progress),)
 
     def predict_inputs(self, model, inputs):
         try:
