@@ -64,3 +64,14 @@ def test_train_shows_the_network_beside_the_baselines_and_predicts_a_row(app_pag
     next(b for b in at.button if b.label == "Predict").click().run()
     _no_exception(at)
     assert any(m.value.startswith("Predicted: **class") for m in at.markdown)
+
+    stranger = app_page("table").run()  # another visitor: neither the run nor its table
+    assert not [b for b in stranger.button if b.key == "tabular.load"]
+    again = app_page("table")  # the same visitor in a new session: load the run, then its table
+    again.session_state["browser_id"] = at.session_state["browser_id"]
+    again.run()
+    again.button(key="tabular.load").click().run()
+    again.button(key="tabular.run_table").click().run()
+    _no_exception(again)
+    assert again.selectbox(key="tabular.label_choice").value == "target"
+    assert _metric(again, "Test accuracy") == _metric(at, "Test accuracy")

@@ -9,11 +9,12 @@ from pathlib import Path
 import streamlit as st
 
 from core.tabular.columns import MAX_CLASSES, guess_label, plan_columns
-from core.tabular.data import load_table
+from core.tabular.data import load_table, parse_drop
 from core.tabular.examples import EXAMPLES, example_csv
 from core.tabular.reading import MAX_BYTES, MAX_COLUMNS, MAX_ROWS, Table, TableError, read_table
+from core.tabular.task import run_table
 from core.tabular.uploads import keep_upload
-from ui.session import cached, owner_id, store
+from ui.session import cached, get_current, owner_id, store
 from ui.text import literal
 
 KIND = "tabular"
@@ -41,6 +42,16 @@ def _example(name: str) -> None:
     use_table(example_csv(name), f"{name}.csv")
 
 
+def _use_run_table(run_id: str) -> None:
+    """The table a run (this visitor's or a shared one) was trained on, with its label and dropped columns."""
+    record = store().get(run_id, owner_id())
+    use_table(run_table(store(), run_id, owner_id()), record.get("table", {}).get("name", "table.csv"))
+    st.session_state["tabular.label_choice"] = record["params"].get("label") or None
+    st.session_state["tabular.drop_choice"] = parse_drop(record["params"].get("drop", ""))
+    if not st.session_state["tabular.label_choice"]:
+        st.session_state.pop("tabular.label_choice")
+
+
 def table_source() -> tuple[Table, str] | None:
     """The upload box and the examples; the table in use and its path on the server (None: none yet)."""
     upload = st.file_uploader("Your table (CSV)", type=["csv", "txt", "tsv"], key="tabular.csv_upload", help=CAPS)
@@ -50,6 +61,10 @@ def table_source() -> tuple[Table, str] | None:
     st.caption(CAPS + " Or try an example:")
     for column, (name, title) in zip(st.columns(len(EXAMPLES)), EXAMPLES.items()):
         column.button(title, key=f"tabular.example.{name}", on_click=_example, args=(name,), width="stretch")
+    current = get_current(KIND)
+    if not st.session_state.get(PATH) and current is not None and current.run_id:
+        st.button(f"Use the table of run {current.run_id}", key="tabular.run_table", on_click=_use_run_table,
+                  args=(current.run_id,))
     if st.session_state.get(ERROR):
         st.error(literal(st.session_state[ERROR], limit=400))
         return None
