@@ -5,7 +5,7 @@ import streamlit as st
 from core.cvae.task import SPACE as CVAE_SPACE
 from core.iris.task import SPACE as IRIS_SPACE
 from core.plots import ACTIVATIONS, activation_figure
-from ui.navigation import CVAE, IRIS, MNIST_CNN, RUNS, TABLE, TITLE_AND_ICON
+from ui.navigation import CVAE, IRIS, MNIST_CNN, PLAYGROUND, RUNS, TABLE, TITLE_AND_ICON
 
 st.set_page_config(page_title="Neural-network playground")
 
@@ -16,6 +16,8 @@ st.page_link(IRIS, label="**Start here:** train the Iris classifier (a few secon
 WHAT = {  # what each page offers; its script, title and icon come from ui/navigation.py
     IRIS: "a 4 → 10 → 10 → 3 classifier on 150 flowers: decision regions, every neuron drawn, train it one step at "
           "a time",
+    PLAYGROUND: "TensorFlow Playground's lesson on real Keras: watch a boundary bend around a spiral, or draw your own "
+                "points",
     TABLE: "the same kind of network on your own CSV table, beside two simpler models: does it earn its keep?",
     MNIST_CNN: "four convolution blocks on 70,000 handwritten digits: draw a digit and see what it reads, and why",
     CVAE: "a variational auto-encoder with a 2-D latent space: drag a point and watch digits morph",
