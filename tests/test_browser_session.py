@@ -17,7 +17,8 @@ from tests.browser_support import (
 
 pytestmark = pytest.mark.browser
 
-NAV = [("🧠 Home", ""), ("🌸 Iris", "Iris"), ("🔢 MNIST CNN", "MNIST_CNN"), ("🌀 CVAE", "CVAE"), ("📊 Runs", "Runs")]
+NAV = [("🧠 Home", ""), ("🌸 Iris", "Iris"), ("🎛️ Playground", "Playground"), ("📋 Your table", "Your_table"),
+       ("🔢 MNIST CNN", "MNIST_CNN"), ("🌀 CVAE", "CVAE"), ("📊 Runs", "Runs")]
 
 
 def test_the_sidebar_names_every_page_and_keeps_the_urls(app_server, browser_page):

@@ -5,7 +5,15 @@ row."""
 import pytest
 
 from core.tabular.examples import example_csv
-from tests.browser_support import metric, open_page, train_button, wait_idle, wait_text
+from tests.browser_support import (
+    metric,
+    open_page,
+    server_log_problems,
+    server_log_size,
+    train_button,
+    wait_idle,
+    wait_text,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -24,6 +32,7 @@ def _spreadsheet_csv(tmp_path):
 
 def test_upload_pick_the_label_train_see_the_baselines_and_predict_a_row(app_server, browser_page, tmp_path):
     page = browser_page
+    log_start = server_log_size(app_server)
     open_page(page, f"{app_server}/Your_table")
     page.locator("[data-testid='stFileUploader'] input[type=file]").first.set_input_files(str(_spreadsheet_csv(tmp_path)))
     wait_text(page, "semicolon-delimited, decimal commas")
@@ -43,3 +52,5 @@ def test_upload_pick_the_label_train_see_the_baselines_and_predict_a_row(app_ser
     wait_idle(page)
     page.get_by_role("button", name="Predict", exact=True).click()
     wait_text(page, "Predicted: class_", timeout=60)
+    assert server_log_problems(app_server, log_start) == []
+    assert [e for e in page.frontend_errors if "uncaught" in e] == []
