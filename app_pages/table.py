@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.plots import confusion_figure, decision_regions_figure
 from core.registry import get_task
+from core.store import RunNotFound
 from core.tabular.baselines import BASELINES
 from core.tabular.data import prepare_table
 from core.tabular.figures import baseline_figure, importance_figure
@@ -81,10 +82,16 @@ if not current.run_id or "baseline_logistic_accuracy" not in metrics:
 
 ensure_tf()
 
-record = store().get(current.run_id, owner_id())
-data = cached(KIND, "data", current.key, lambda: prepare_table(
-    read_table(run_table(store(), current.run_id, owner_id()), record.get("table", {}).get("name", "table.csv")),
-    current.params))
+try:
+    record = store().get(current.run_id, owner_id())
+    data = cached(KIND, "data", current.key, lambda: prepare_table(
+        read_table(run_table(store(), current.run_id, owner_id()), record.get("table", {}).get("name", "table.csv")),
+        current.params))
+except (RunNotFound, OSError, ValueError) as err:  # a sweep's trial keeps no table; a run deleted meanwhile
+    st.info(f"The table of run {current.run_id} is not kept with it ({literal(err, limit=200)}): its figures need "
+            "the table. Train on your table here to see them.")
+    model_panel(KIND)
+    st.stop()
 classes = list(data.encoder.classes)
 
 st.header("What it learned")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.store import RunNotFound
 from core.tabular.columns import MAX_CLASSES, guess_label, plan_columns
 from core.tabular.data import load_table, parse_drop
 from core.tabular.examples import EXAMPLES, example_csv
@@ -44,8 +45,13 @@ def _example(name: str) -> None:
 
 def _use_run_table(run_id: str) -> None:
     """The table a run (this visitor's or a shared one) was trained on, with its label and dropped columns."""
-    record = store().get(run_id, owner_id())
-    use_table(run_table(store(), run_id, owner_id()), record.get("table", {}).get("name", "table.csv"))
+    try:
+        record = store().get(run_id, owner_id())
+        data = run_table(store(), run_id, owner_id())
+    except (RunNotFound, OSError, ValueError):
+        st.session_state[ERROR] = f"run {run_id} keeps no table (a sweep's trial, or a run deleted meanwhile)"
+        return
+    use_table(data, record.get("table", {}).get("name", "table.csv"))
     st.session_state["tabular.label_choice"] = record["params"].get("label") or None
     st.session_state["tabular.drop_choice"] = parse_drop(record["params"].get("drop", ""))
     if not st.session_state["tabular.label_choice"]:
