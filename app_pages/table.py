@@ -4,13 +4,12 @@ import numpy as np
 import streamlit as st
 
 from core.plots import confusion_figure, decision_regions_figure
-from core.registry import get_task
 from core.store import RunNotFound
 from core.tabular.baselines import BASELINES
 from core.tabular.data import prepare_table
 from core.tabular.figures import baseline_figure, importance_figure
 from core.tabular.model import predict_proba
-from core.tabular.reading import read_table
+from core.tabular.reading import TableError, read_table
 from core.tabular.regions import column_plane, pca_plane
 from core.tabular.task import SPACE, run_table
 from ui.controls import param_controls
@@ -46,12 +45,14 @@ with st.expander("The maths: from a table to a trained network"):
                 "values are shuffled across the test rows (mean of 5 shuffles):")
     st.latex(r"I_j = \mathrm{acc}(X) - \overline{\mathrm{acc}(X \text{ with column } j \text{ shuffled})}")
 
-def _check(values: dict) -> str | None:
+
+
+def _check(table, values: dict) -> tuple[str | None, list[str]]:
+    """What stops a training on this table with these settings (None: nothing), and what preparing it noticed."""
     try:
-        get_task(KIND).check_ready(values, store())
-    except ValueError as err:
-        return str(err)
-    return None
+        return None, prepare_table(table, values).notices
+    except TableError as err:
+        return str(err), []
 
 
 st.sidebar.header("Hyper-parameters")
@@ -62,9 +63,11 @@ if source is not None:
     label, drops = column_choices(table)
     params = {**params, "csv": path, "label": label, "drop": ",".join(drops)}
     check_key = (path, label, tuple(drops), params["test_fraction"], params["validation_fraction"], params["seed"])
-    problem = cached(KIND, "check", check_key, lambda: _check(params))
+    problem, notices = cached(KIND, "check", check_key, lambda: _check(table, params))
     if problem:
         st.error(literal(problem, limit=400))
+    elif notices:
+        st.caption(literal("; ".join(notices), limit=600))
 else:
     st.info("Upload a CSV file, or try one of the examples, to choose what to predict.")
 
