@@ -171,8 +171,13 @@ def test_predict_from_the_command_line(wine, capsys):
     [out] = json.loads(capsys.readouterr().out)
     assert status == 0 and out["class"] in ("class_0", "class_1", "class_2")
     assert sum(out["probabilities"].values()) == pytest.approx(1, abs=1e-4) and "proline" in out["filled"]
+    assert cli(["--runs-dir", str(store.root), "predict", "tabular", result.run_id, "target=class_0",
+                "alcohol=12,1"]) == 0  # the label ignored; a decimal comma read
+    assert "ignored: target" in capsys.readouterr().out
     assert cli(["--runs-dir", str(store.root), "predict", "tabular", result.run_id, "colour=3"]) == 2
     assert "no input column named 'colour'" in capsys.readouterr().err
+    assert cli(["--runs-dir", str(store.root), "predict", "tabular", result.run_id, "alcohol=lots"]) == 2
+    assert "alcohol takes a number, got 'lots'" in capsys.readouterr().err
 
 
 def test_breast_cancer_reaches_its_accuracy(tmp_path):

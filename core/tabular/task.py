@@ -15,7 +15,7 @@ from pathlib import Path
 from core.metrics import confusion
 from core.params import Param, ParamSpace
 from core.tabular.baselines import baseline_accuracies
-from core.tabular.columns import Encoder
+from core.tabular.columns import NUMBER, Encoder
 from core.tabular.data import load_table, prepare_table
 from core.tabular.importance import permutation_importance
 from core.tabular.model import build_mlp, cross_entropy, predict_proba
@@ -83,18 +83,30 @@ def parse_row(inputs: list[str]) -> dict[str, str]:
 
 
 def predict_row(model, encoder: Encoder, row: dict[str, str]) -> dict:
-    """The network's verdict on one row of text cells (missing columns filled as training filled empty cells)."""
+    """The network's verdict on one row of text cells: missing columns filled as training filled empty cells; the
+    label and columns the plan dropped (an id) ignored; any other name is a ValueError."""
     import pandas as pd
 
+    ignored = [name for name in row if name in [d["name"] for d in encoder.dropped] + [encoder.label]]
+    row = {name: value for name, value in row.items() if name not in ignored}
     unknown = [name for name in row if name not in [c["name"] for c in encoder.columns]]
     if unknown:
         used = ", ".join(c["name"] for c in encoder.columns)
         raise ValueError(f"no input column named {', '.join(map(repr, unknown))}; the network reads {used}")
-    frame = pd.DataFrame([{c["name"]: row.get(c["name"]) or None for c in encoder.columns}], dtype="string")
+    cells = {}
+    for c in encoder.columns:
+        value = row.get(c["name"]) or None
+        if value is not None and c["role"] == NUMBER:
+            try:
+                value = repr(float(value.replace(",", ".")))  # 12.5 or 12,5 alike
+            except ValueError:
+                raise ValueError(f"{c['name']} takes a number, got {value!r}") from None
+        cells[c["name"]] = value
+    frame = pd.DataFrame([cells], dtype="string")
     x, _ = encoder.transform(frame)
     probs = predict_proba(model, x)[0]
     best = int(probs.argmax())
-    return {"row": row, "filled": [c["name"] for c in encoder.columns if not row.get(c["name"])],
+    return {"row": row, "ignored": ignored, "filled": [c["name"] for c in encoder.columns if not row.get(c["name"])],
             "class": encoder.classes[best], "probability": float(probs[best]),
             "probabilities": {c: float(p) for c, p in zip(encoder.classes, probs)}}
 
@@ -179,7 +191,8 @@ class TabularTask(Task):
     def format_prediction(self, result):
         probs = "  ".join(f"{c} {p:.3f}" for c, p in result["probabilities"].items())
         filled = f"  (filled: {', '.join(result['filled'])})" if result["filled"] else ""
-        return f"-> {result['class']} (p={result['probability']:.3f})   [{probs}]{filled}"
+        ignored = f"  (ignored: {', '.join(result['ignored'])})" if result.get("ignored") else ""
+        return f"-> {result['class']} (p={result['probability']:.3f})   [{probs}]{filled}{ignored}"
 
 
 TASK = TabularTask()
