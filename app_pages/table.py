@@ -66,8 +66,8 @@ if source is not None:
     problem, notices = cached(KIND, "check", check_key, lambda: _check(table, params))
     if problem:
         st.error(literal(problem, limit=400))
-    elif notices:
-        st.caption(literal("; ".join(notices), limit=600))
+    elif [n for n in notices if n not in table.notices]:
+        st.caption(literal("; ".join(n for n in notices if n not in table.notices), limit=600))
 else:
     st.info("Upload a CSV file, or try one of the examples, to choose what to predict.")
 
@@ -107,8 +107,11 @@ cols[1].metric("Logistic regression", f"{baselines['logistic']:.1%}", help="same
 cols[2].metric("Random forest", f"{baselines['forest']:.1%}", help="same split, same inputs")
 cols[3].metric("Training accuracy", f"{metrics['train_accuracy']:.1%}", help=f"{len(data.y_train)} training rows")
 best_name = max(baselines, key=baselines.get)
-if network >= baselines[best_name] - 1 / max(len(data.y_test), 1) / 2:
-    st.success("The network is at least as good as both baselines on these test rows.")
+one_row = 1 / max(len(data.y_test), 1)  # a test row's share: closer than this is a tie
+if network > baselines[best_name] + one_row / 2:
+    st.success("The network beats both baselines on these test rows: its hidden layers earn their keep here.")
+elif network >= baselines[best_name] - one_row - 1e-9:
+    st.success(f"The network is as good as the better baseline ({BASELINES[best_name]}), within one test row.")
 else:
     st.warning(f"The {BASELINES[best_name]} does better ({baselines[best_name]:.1%}): on this table a simpler model "
                "is enough, or the network needs other settings.")

@@ -26,6 +26,8 @@ def importance_figure(importance: dict[str, float], top: int = 15) -> go.Figure:
     fig = go.Figure(go.Bar(x=[v for _, v in items], y=[k for k, _ in items], orientation="h",
                            marker_color=[PALETTE[0] if v > 0 else "#B0B7C3" for _, v in items],
                            text=[f"{v:+.1%}" for _, v in items], textposition="outside"))
-    fig.update_xaxes(tickformat=".0%", title="drop in test accuracy when the column is shuffled")
+    values = [v for _, v in items] or [0.0]
+    fig.update_xaxes(tickformat=".0%", title="drop in test accuracy when the column is shuffled",
+                     range=[min(0.0, min(values)) * 1.3 - 0.01, max(0.0, max(values)) * 1.3 + 0.01])
     fig.update_yaxes(autorange="reversed", type="category")
     return apply_layout(fig, height=120 + 26 * len(items), title="which columns the network relies on")
