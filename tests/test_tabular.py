@@ -153,6 +153,31 @@ def test_a_visitors_table_is_not_visible_to_another_owner_unless_shared(wine, tm
         store.update(result.run_id, who="visitor-a", shared=False)
 
 
+def test_uploads_are_kept_per_owner_and_old_ones_removed(tmp_path):
+    import os
+
+    first = keep_upload(tmp_path, "visitor-a", b"a,b\n1,2\n", "../My table (2).csv")
+    assert first.name == "My_table_2.csv" and first.read_bytes() == b"a,b\n1,2\n"
+    assert keep_upload(tmp_path, "visitor-a", b"a,b\n1,2\n", "x.csv").parent == first.parent  # same bytes, same place
+    os.utime(first.parent, (1, 1))  # a day and more ago
+    keep_upload(tmp_path, "visitor-a", b"a,b\n3,4\n", "t.csv")
+    assert not first.exists()
+
+
+def test_permutation_importance_finds_the_column_the_model_reads():
+    from core.tabular.importance import permutation_importance
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3)).astype("float32")
+    y = (x[:, 1] > 0).astype(int)  # the label is the sign of the second input; a one-hot pair feeds column "c"
+
+    def predict(rows):
+        return np.stack([rows[:, 1] <= 0, rows[:, 1] > 0], axis=1).astype(float)
+
+    found = permutation_importance(predict, x, y, [("a", [0]), ("b", [1]), ("c", [2])])
+    assert found["a"] == 0 and found["c"] == 0 and 0.35 < found["b"] < 0.65  # shuffled: about half wrong
+
+
 def test_the_same_seed_re_runs_identically(wine, tmp_path):
     from core.training import run_training
 
