@@ -178,6 +178,25 @@ def test_permutation_importance_finds_the_column_the_model_reads():
     assert found["a"] == 0 and found["c"] == 0 and 0.35 < found["b"] < 0.65  # shuffled: about half wrong
 
 
+def test_decision_regions_on_two_number_columns_and_the_main_directions(tmp_path):
+    from core.tabular.regions import column_plane, pca_plane
+
+    table = load_table(_write(tmp_path, "t.csv", "".join(
+        ["h,w,colour,label\n"] + [f"{150 + i % 40},{50 + (i * 7) % 30},{'rg'[i % 2]},{'xy'[i % 40 >= 20]}\n"
+                                   for i in range(100)])))
+    data = prepare_table(table, {"label": "label"})
+
+    def model(x, training=False):  # "y" where the standardised height is above 0
+        return np.stack([x[:, 0] <= 0, x[:, 0] > 0], axis=1).astype("float32")
+
+    regions = column_plane(model, data.encoder, data.x_train, data.x_test, ("h", "w"))
+    assert regions.axis_titles == ("h", "w") and regions.probs.shape[:2] == (len(regions.ys), len(regions.xs))
+    assert regions.xs[0] < 150 and regions.xs[-1] > 189  # in cm, the table's own units
+    assert list(regions.class_at(np.array([[150, 60], [189, 60]]))) == [0, 1]
+    assert (regions.class_at(regions.points) == (data.x_test[:, 0] > 0)).all()
+    assert pca_plane(model, data.x_train, data.x_test).points.shape == (len(data.y_test), 2)
+
+
 def test_the_same_seed_re_runs_identically(wine, tmp_path):
     from core.training import run_training
 
