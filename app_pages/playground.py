@@ -8,12 +8,12 @@ from ui.controls import param_controls, widget_key
 from ui.model_panel import model_panel
 from ui.plane_draw import draw_section, live_boundary
 from ui.plane_network import network_section
-from ui.session import get_current, get_job
+from ui.session import get_current
 from ui.sweep_panel import sweep_panel
 from ui.training_panel import training_panel
 
 KIND = "plane"
-LIVE_REFRESH = 0.2  # seconds between redraws of the live boundary (the worker publishes every 0.2 s)
+LIVE_REFRESH = 0.25  # seconds between redraws of the live boundary (new pictures reach the server every 0.25 s)
 
 st.set_page_config(page_title="Playground · NN playground")
 st.title("🎛️ Playground: a network learns a plane")
@@ -50,10 +50,8 @@ for i, (name, what) in enumerate((("hidden_layers", "hidden layers"), ("units", 
     cols[3 * i + 2].button("+", key=f"plane.more.{name}", on_click=_resize, args=(name, 1), width="stretch",
                            disabled=params[name] >= SPACE[name].max, help=f"One {what.split()[0].rstrip('s')} more")
 
-training_panel(KIND, params)
-job = get_job(KIND)
-with st.container():  # its own fragment, redrawn more often than the curves (and cheaper: one picture)
-    st.fragment(run_every=LIVE_REFRESH if job is not None and job.running else None)(live_boundary)()
+# One fragment redraws the curves and the boundary: two fragments on timers kept interrupting each other's runs.
+training_panel(KIND, params, extra=live_boundary, refresh=LIVE_REFRESH)
 
 current = get_current(KIND)
 if current is not None:

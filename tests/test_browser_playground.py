@@ -17,7 +17,7 @@ RECORD = """() => {
   let last = null;
   window.__boundaryTimer = setInterval(() => {
     const img = document.querySelector("[data-testid='stImage'] img");
-    const src = img && img.complete && img.naturalWidth > 0 ? img.getAttribute('src') : null;
+    const src = img ? img.getAttribute('src') : null;
     if (src && src !== last) { last = src; window.__boundary.push(performance.now()); }
   }, 20);
 }"""

@@ -94,11 +94,12 @@ def _show_progress(kind: str, extra=None) -> None:
         st.warning(snap["error"])
 
 
-def training_panel(kind: str, params: dict, extra=None, what: str = "") -> None:
+def training_panel(kind: str, params: dict, extra=None, what: str = "", refresh: float = REFRESH_SECONDS) -> None:
     """Train and Stop buttons and the live progress of this browser's job of ``kind`` (curves: the task's).
 
     ``extra(snapshot)``, if given, draws more live output under the curves (e.g. reconstructions). ``what`` names
-    the model in the buttons when a page has two ("Train the classifier").
+    the model in the buttons when a page has two ("Train the classifier"). ``refresh``: seconds between redraws
+    while it trains (a live picture that must move more than twice a second asks for less).
     """
     _adopt_finished(kind)
     job = get_job(kind)
@@ -113,5 +114,5 @@ def training_panel(kind: str, params: dict, extra=None, what: str = "") -> None:
     # the elements the page writes after it. (Streamlit wraps a fragment in a container of its own too, but without
     # this one a stale copy of the page's later fragments (the predict panel) was left on the page, 1 in 5 trainings.)
     with st.container():
-        st.fragment(run_every=REFRESH_SECONDS if running else None)(_show_progress)(kind, extra)
+        st.fragment(run_every=refresh if running else None)(_show_progress)(kind, extra)
 

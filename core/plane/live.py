@@ -14,7 +14,7 @@ from core.plane.model import predict_blue
 
 # Lazy import: Keras (5.9 s to import, with TensorFlow) inside boundary_callback, which only a training calls.
 
-EVERY_SECONDS = 0.15  # a picture at most this often (the worker sends the progress every 0.2 s)
+EVERY_SECONDS = 0.1  # a picture at most this often (the worker sends the progress as often)
 
 
 def boundary_grid(model, grid_inputs, resolution: int) -> np.ndarray:

@@ -67,7 +67,7 @@ class PlaneTask(Task):
     title = "2-D playground"
     space = SPACE
     cli_inputs = "x1 x2 pairs: points on the plane"
-    publish_seconds = 0.2  # the boundary is redrawn live, more than twice a second
+    publish_seconds = 0.1  # the boundary is redrawn live, more than twice a second
 
     def check_ready(self, params, store=None):
         if not data.chosen_features(params):
