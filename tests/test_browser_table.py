@@ -2,6 +2,8 @@
 decimal commas, a byte-order mark, CRLF), pick the label, train, see the baselines beside the network, predict a
 row."""
 
+import time
+
 import pytest
 
 from core.tabular.examples import example_csv
@@ -43,8 +45,10 @@ def test_upload_pick_the_label_train_see_the_baselines_and_predict_a_row(app_ser
     page.wait_for_function("""() => [...document.querySelectorAll("[data-testid='stSelectbox'] input")]
         .some(i => i.value === 'cultivar')""", timeout=30_000)
     wait_idle(page)
+    t0 = time.time()
     train_button(page).click()
     forest = metric(page, "Random forest", timeout=120)
+    print(f"\nTrain -> results: {time.time() - t0:.1f} s")
     network = metric(page, "Test accuracy").inner_text()
     logistic = metric(page, "Logistic regression").inner_text()
     print(f"\nwine as a spreadsheet exports it: {network!r}, {logistic!r}, {forest.inner_text()!r}")
