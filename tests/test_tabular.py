@@ -50,6 +50,7 @@ SHAPES = {
     "semicolon, decimal commas": _people(";", ",").encode(),
     "UTF-8 BOM and CRLF (Excel)": b"\xef\xbb\xbf" + _people(";", ",").replace("\n", "\r\n").encode(),
     "tab": _people("\t").encode(),
+    "Excel's sep= line": ("sep=;\r\n" + _people(";", ",")).encode(),
     "Windows-1252": _people().replace("Person", "Bjørn").encode("cp1252"),
 }
 

@@ -2,10 +2,10 @@
 
 Spreadsheets export CSV in several dialects. This module accepts: comma, semicolon or tab delimited (a semicolon
 file from a European spreadsheet writes decimal commas, ``3,14``), a UTF-8 byte-order mark and CRLF line ends
-(Excel), Windows-1252 text, quoted fields holding the delimiter, empty cells. pandas reads the cells; this module
-only decodes the bytes, picks the delimiter from the header line, and checks the caps (:data:`MAX_BYTES`,
-:data:`MAX_ROWS`, :data:`MAX_COLUMNS`) before anything is learnt. Every refusal is a :class:`TableError` whose message
-is meant for the user.
+(Excel), Excel's ``sep=;`` first line, Windows-1252 text, quoted fields holding the delimiter, empty cells. pandas
+reads the cells; this module only decodes the bytes, picks the delimiter from the header line, and checks the caps
+(:data:`MAX_BYTES`, :data:`MAX_ROWS`, :data:`MAX_COLUMNS`) before anything is learnt. Every refusal is a
+:class:`TableError` whose message is meant for the user.
 """
 
 from __future__ import annotations
@@ -92,7 +92,11 @@ def read_table(data: bytes, name: str = "table.csv") -> Table:
     if not data.strip():
         raise TableError(f"{name} is empty: there is no table in it")
     text, encoding = decode(data)
-    delimiter = sniff_delimiter(text)
+    first = _header(text).strip()
+    if first.lower().startswith("sep=") and len(first) == 5 and first[4] in DELIMITERS:  # Excel's hint line
+        delimiter, text = first[4], text.split("\n", 1)[1] if "\n" in text else ""
+    else:
+        delimiter = sniff_delimiter(text)
     decimal = "," if delimiter == ";" else "."
     header = next(csv.reader([_header(text)], delimiter=delimiter), [])
     if len(header) > MAX_COLUMNS:
