@@ -66,6 +66,9 @@ BAD = {"empty.csv": (lambda: b"", "label"),
        "too_many_rows.csv": (lambda: _rows(20_001, lambda i: "xy"[i % 2]), "label"),
        "too_many_columns.csv": (lambda: (",".join(f"c{i}" for i in range(101)) + "\n" + ",".join("1" * 101)
                                          + "\n").encode(), "c0"),
+       "too_many_inputs.csv": (lambda: "".join([",".join(f"t{j}" for j in range(25)) + ",label\n"] + [
+           ",".join(f"v{(i + j) % 50}" for j in range(25)) + f",{'xy'[i % 2]}\n" for i in range(300)]).encode(),
+                               "label"),
        "too_big.csv": (lambda: b"a,b,label\n" + b"1,2,x\n" * 900_000, "label")}
 
 

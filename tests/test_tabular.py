@@ -95,6 +95,9 @@ BAD = {  # file -> (content, label, the message's telling part)
     "too_many_rows.csv": (_rows(MAX_ROWS + 1), "label", f"more than {MAX_ROWS:,} rows"),
     "too_many_columns.csv": (",".join(f"c{i}" for i in range(MAX_COLUMNS + 1)) + "\n1\n", "c0",
                              f"{MAX_COLUMNS + 1} columns"),
+    "too_many_inputs.csv": ("".join([",".join(f"t{j}" for j in range(25)) + ",label\n"] + [
+        ",".join(f"v{(i + j) % 50}" for j in range(25)) + f",{'xy'[i % 2]}\n" for i in range(200)]), "label",
+        "inputs (one per value of a text column); at most 1000"),
     "too_big.csv": (b"a,b,label\n" + b"1,2,x\n" * (MAX_BYTES // 6 + 1), "label", "a table may be at most 5 MB"),
 }
 

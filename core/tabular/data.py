@@ -15,6 +15,8 @@ import numpy as np
 from core.tabular.columns import Encoder, check_label, fit_encoder, guess_label, plan_columns
 from core.tabular.reading import Table, TableError, read_table
 
+MAX_INPUTS = 1000  # network inputs: numbers and yes/no columns one each, a text column one per value
+
 # Lazy import: scikit-learn's train_test_split (0.9-1.7 s to import) inside split_rows, so that checking a table
 # before a training starts stays quick.
 
@@ -95,6 +97,11 @@ def prepare_table(table: Table, params: dict) -> TabularData:
     train, val, test = split_rows(y_all, params.get("test_fraction", 0.2), params.get("validation_fraction", 0.2),
                                   params.get("seed", 42))
     encoder = fit_encoder(frame.iloc[train], plan, label, classes, table.decimal)
+    if len(encoder.feature_names) > MAX_INPUTS:
+        widest = max(encoder.columns, key=lambda c: len(c["values"]))
+        raise TableError(f"the columns make {len(encoder.feature_names)} inputs (one per value of a text column); at "
+                         f"most {MAX_INPUTS}: leave out a text column with many values ({widest['name']!r} has "
+                         f"{len(widest['values'])})")
     parts = {}
     filled = 0
     for name, rows in (("train", train), ("val", val), ("test", test)):

@@ -39,10 +39,13 @@ def column_plane(model, encoder: Encoder, x_reference, x_points, columns: tuple[
     xs = _axis(min(raw[0].min(), ref_raw[0].min()), max(raw[0].max(), ref_raw[0].max()), resolution)
     ys = _axis(min(raw[1].min(), ref_raw[1].min()), max(raw[1].max(), ref_raw[1].max()), resolution)
     gx, gy = np.meshgrid(xs, ys)
-    rows = np.repeat(ref[None], gx.size, axis=0)
-    rows[:, :, ia] = ((gx.reshape(-1, 1) - specs[0]["mean"]) / specs[0]["std"])
-    rows[:, :, ib] = ((gy.reshape(-1, 1) - specs[1]["mean"]) / specs[1]["std"])
-    probs = predict_proba(model, rows.reshape(-1, ref.shape[1])).reshape(gx.size, len(ref), -1).mean(axis=1)
+    probs = 0.0
+    for row in ref:  # one reference row at a time: the grid's inputs, never grid x rows x inputs at once
+        grid = np.repeat(row[None], gx.size, axis=0)
+        grid[:, ia] = (gx.ravel() - specs[0]["mean"]) / specs[0]["std"]
+        grid[:, ib] = (gy.ravel() - specs[1]["mean"]) / specs[1]["std"]
+        probs = probs + predict_proba(model, grid)
+    probs = probs / len(ref)
     return RegionMap(xs, ys, probs.reshape(*gx.shape, -1), np.stack(raw, axis=1), tuple(columns),
                      "decision regions, averaged over the other columns")
 
