@@ -149,3 +149,14 @@ def test_one_step_ten_steps_and_reset_on_the_page(app_page):
     at.button(key="plane.net.reset").click().run()
     assert step_line().startswith("**Step 0**")
     _no_exception(at)
+
+
+def test_a_network_without_hidden_layers_steps_and_draws_its_neurons():
+    from core.plane.neurons import make_stepper, neuron_maps
+
+    stepper = make_stepper({"dataset": "circle", "hidden_layers": 0, "x1_squared": True, "x2_squared": True})
+    for _ in range(5):
+        stepper.step()
+    maps = neuron_maps(stepper.model, stepper.names, probe=stepper.probe)
+    assert [layer.shape for layer in maps.layers] == [(4, 25, 25), (1, 25, 25)]
+    assert stepper.output_grid().shape == (40, 40) and 0 <= stepper.accuracy() <= 1

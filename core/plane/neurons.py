@@ -43,15 +43,19 @@ def neuron_maps(model, names, resolution: int = RESOLUTION, probe=None) -> Neuro
 
 
 class PlaneStepper(Stepper):
+    def p_blue(self, inputs) -> np.ndarray:
+        """The output p(blue), shape (n,), through the traced probe (a lone tensor when there is no hidden layer)."""
+        outputs = self.probe(inputs)
+        return np.asarray(outputs[-1] if isinstance(outputs, (list, tuple)) else outputs).reshape(-1)
+
     def accuracy(self) -> float:
         """Share of the training points the model puts on the right side of the boundary now."""
-        p = np.asarray(self.probe(self.x)[-1]).reshape(-1)
-        return float(((p >= 0.5) == self.y).mean())
+        return float(((self.p_blue(self.x) >= 0.5) == self.y).mean())
 
     def output_grid(self, resolution: int = 40) -> np.ndarray:
         """p(blue) over a (resolution, resolution) grid of the plane, row 0 at x2 = -6."""
         _, points = data.grid(resolution)
-        return np.asarray(self.probe(data.features(points, self.names))[-1]).reshape(resolution, resolution)
+        return self.p_blue(data.features(points, self.names)).reshape(resolution, resolution)
 
 
 def make_stepper(params: dict, warm: bool = True) -> PlaneStepper:
