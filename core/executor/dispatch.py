@@ -29,7 +29,6 @@ from core.sweep.spec import SweepError
 from core.threads import thread_env
 
 POLL_SECONDS = 0.25  # the dispatcher's beat: starts, progress, endings
-MIN_GAP_SECONDS = 0.05  # between the end of one beat and the start of the next
 LOST_AFTER = 15.0  # seconds of failing beats after which Ray is taken for gone (its running jobs end)
 WORKER_DIED = ("The worker process training this model stopped unexpectedly (killed, out of memory, or its machine "
                "left the cluster)")
@@ -155,14 +154,10 @@ class Executor:
         return self._remote[key]
 
     def _loop(self) -> None:
-        failing_since, next_beat = None, time.monotonic()
-        while True:
-            # A beat every POLL_SECONDS from the start of the last (its Ray calls take 0.1-0.2 s on a busy machine; a
-            # full POLL_SECONDS after them made a live picture arrive every 0.4 s instead of 0.25), at least
-            # MIN_GAP_SECONDS apart.
-            self._wake.wait(max(next_beat - time.monotonic(), MIN_GAP_SECONDS))
-            self._wake.clear()
-            next_beat = time.monotonic() + POLL_SECONDS
+        failing_since, next_beat = None, 0.0
+        while True:  # a beat every POLL_SECONDS from the last one's start (not after its Ray calls), 50 ms apart at least
+            self._wake.wait(max(next_beat - time.monotonic(), 0.05))
+            next_beat, _ = time.monotonic() + POLL_SECONDS, self._wake.clear()
             try:
                 self._beat()
                 failing_since = None
