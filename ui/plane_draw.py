@@ -114,7 +114,7 @@ def live_boundary(snap: dict) -> None:
     points = [(split.xy_train, split.y_train, "white"), (split.xy_test, split.y_test, "black")]
     left, right = st.columns([1, 1])
     left.image(boundary_svg(last["boundary"], points, size=380, title=title), width="stretch")
-    right.markdown("**The boundary, live**: the network's p(blue) over the plane after each epoch, redrawn while it "
-                   "trains (orange below ½, blue above). Dots: training points (white rim) and test points (black "
+    right.markdown("**The boundary, live**: the network's p(blue) over the plane, sent by the training several "
+                   "times a second and redrawn while it trains (orange below ½, blue above). Dots: training points (white rim) and test points (black "
                    "rim)." + (" Finished: the result is below." if snap["status"] in FINISHED else "")
                    + f" Drawn in {1000 * (time.perf_counter() - started):.0f} ms.")
