@@ -6,8 +6,10 @@ A script, not a test. A fresh runs directory holds one small CNN run (trained he
 ``streamlit run app.py`` serves it (conftest's ``_serve``). One chromium, a browser context (owner cookie) per
 visitor: pen-up -> verdict and Home <-> Runs switches measured idle, then while ``--visitors`` visitors' Quick CNN
 trainings (pressed at once) queue and train: those again, alternately, every few seconds, with the visitors' progress
-bars, the RSS of the server and all its descendants (Ray's daemons and workers) and the runs directory. The report
-gives each figure of the Bar and whether it is met.
+bars, the RSS of the server and all its descendants (Ray's daemons and workers) and the runs directory. One more
+visitor presses Train just before the class and Stop as soon as its training runs: the Stop's time to "Stopped" in
+its page, under that load (its run is not one of the class's). The report gives each figure of the Bar and whether
+it is met.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ SHOWN = "([text, idle]) => document.body.innerText.includes(text) && document.qu
 BAR = "() => { const el = document.querySelector(\"[data-testid='stProgress']\"); return el ? el.innerText.trim() : null; }"
 QUEUED = re.compile(r"Queued: \d+\w\w of \d+")
 FINAL = re.compile(r"^(Done|Stopped|Failed) after")
+STOPPED = "() => { const el = document.querySelector(\"[data-testid='stProgress']\"); return !!el && el.innerText.trim().startsWith('Stopped'); }"
 IDLE_REPEATS, POLL_SECONDS, WARM_TIMEOUT = 5, 3.0, 300
 
 
@@ -133,8 +136,8 @@ def drive(args, url: str, server: psutil.Process, runs: Path, own_run: str, quer
     memory = [resident(server, session, 0)]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        draw, swap, *visitors = (browser.new_context(viewport={"width": 1400, "height": 2400}).new_page()
-                                 for _ in range(2 + args.visitors))
+        draw, swap, stopper, *visitors = (browser.new_context(viewport={"width": 1400, "height": 2400}).new_page()
+                                          for _ in range(3 + args.visitors))
         bs.open_page(draw, f"{url}/MNIST_CNN")
         draw.get_by_text("Saved models: load, download, upload").click()
         draw.get_by_role("button", name="Load this run").click()
@@ -147,8 +150,9 @@ def drive(args, url: str, server: psutil.Process, runs: Path, own_run: str, quer
             measure(lambda: pen_up(draw), idle["pen_up"])
             measure(lambda: switch(swap), idle["switch"])
         out["idle"] = {k: v[1:] for k, v in idle.items()}
-        for pg in visitors:  # the class: open the CNN page with the Quick settings, then press Train at once
+        for pg in (stopper, *visitors):  # the class: open the CNN page with the Quick settings, then press Train at once
             bs.open_page(pg, f"{url}/MNIST_CNN?{query}")
+        bs.train_button(stopper).click()  # one more visitor, first in the queue: Stop once its training runs
         t0 = time.time()
         for pg in visitors:
             bs.train_button(pg).click()
@@ -156,6 +160,7 @@ def drive(args, url: str, server: psutil.Process, runs: Path, own_run: str, quer
         owners = [next((c["value"] for c in pg.context.cookies() if c["name"] == "nnp_owner"), None) for pg in visitors]
         texts = [{"queued": [], "last": None, "waited": False} for _ in visitors]
         load, appeared = {"pen_up": [], "switch": []}, {}  # appeared: run id -> s after the first click
+        stops: list = []  # the stopper's Stop: ms in its page from the click to the bar saying "Stopped"
         store, turn, ended = RunStore(runs), 0, 0
         while len(appeared) < args.visitors and time.time() - t0 < args.timeout and ended < 3:
             beat = time.time()
@@ -171,8 +176,10 @@ def drive(args, url: str, server: psutil.Process, runs: Path, own_run: str, quer
                         texts[owners.index(row["owner"])]["waited"] = True
             seen.update({p.pid: p for p in family(server)})
             memory.append({"t": round(time.time() - t0, 1), **resident(server, session, max(m["bytes"] for m in memory))})
+            if not stops and (stopper.evaluate(BAR) or "").startswith("Training"):
+                measure(lambda: bs.timed_click(stopper, bs.stop_button(stopper), STOPPED, timeout=60)[1], stops, t0)
             for r in store.list("cnn"):
-                if r.run_id != own_run and r.run_id not in appeared:
+                if r.run_id != own_run and r.run_id not in appeared and r.record.get("owner") in owners:
                     appeared[r.run_id] = round(time.time() - t0, 1)
             if all(t["last"] and FINAL.match(t["last"]) for t in texts):
                 ended += 1  # every page says its training ended: a few more looks for the last runs, then give up
@@ -185,7 +192,7 @@ def drive(args, url: str, server: psutil.Process, runs: Path, own_run: str, quer
         browser.close()
     log = next(runs.parent.glob("streamlit-*.log")).read_text(errors="replace").splitlines()  # before the server stops
     problems = [line for line in log if bs.PROBLEM.search(line) and not bs.TF_STARTUP.search(line)]
-    out.update(load=load, texts=texts, appeared=appeared, memory=memory, session=session, log_problems=problems)
+    out.update(load=load, stops=stops, texts=texts, appeared=appeared, memory=memory, session=session, log_problems=problems)
     return out
 
 
@@ -229,6 +236,7 @@ def summarize(raw: dict) -> dict:
     ratio = {k: round(load / idle, 2) if idle and load else None for k, (idle, load) in med.items()}
     waited = [t for t in raw["texts"] if t["waited"] or t["queued"]]
     shown, peak = sum(bool(t["queued"]) for t in waited), max(mem, key=lambda m: m["bytes"])
+    stop_ms = raw["stops"][0]["ms"] if raw["stops"] else None
     bars = {  # what the Bar says: (the figure, the bar, met)
         "pen-up -> verdict, under-load / idle median": (ratio["pen_up"], "<= 2", (ratio["pen_up"] or 9) <= 2),
         "page switch, under-load / idle median": (ratio["switch"], "<= 2", (ratio["switch"] or 9) <= 2),
@@ -238,6 +246,7 @@ def summarize(raw: dict) -> dict:
                                                     len(times) == n and times[-1] <= 718),
         "peak RSS of the server and its descendants, GB": (round(peak["bytes"] / 1e9, 2), "< 3", peak["bytes"] < 3e9),
         "visitors who waited and saw their queue position": (f"{shown} of {len(waited)}", "all", shown == len(waited)),
+        "Stop of a running training -> 'Stopped' shown, ms": (stop_ms, "<= 1000", stop_ms is not None and stop_ms <= 1000),
     }
     return {
         "config": {**raw["config"], "warm_s": raw["warm_s"], "clicks_s": raw["clicks_s"]}, "bars": {k: {"figure": f, "bar": b, "met": ok} for k, (f, b, ok) in bars.items()},
