@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from core.iris.data import EXAMPLES
+from core.progress import Progress
 from core.store import RunStore
+from ui.training_panel import status_line
 
 # How long a page may take to get somewhere (a training of a few seconds): generous, because a CI machine can be
 # many times slower for a minute (once: 1.4 Iris epochs in 60 s, where 10 take 2-3 s).
@@ -254,3 +256,17 @@ def test_a_fractional_link_value_is_named_and_the_widget_shows_the_same_default(
     [warning] = [re.sub(r"\\(.)", r"\1", w.value) for w in at.warning]
     value = at.sidebar.slider(key="iris.epochs").value
     assert "'25.5' is not a valid int" in warning and warning.endswith(f"using {value}.")  # notice = widget
+
+
+def test_the_progress_line_says_stopping_as_soon_as_stop_is_pressed():
+    """Stop on a running job shows at once, before its worker has ended the batch (a page reruns on the click); then
+    what the kept model goes through; the final line is the finished run's."""
+    progress = Progress(epochs=200)
+    progress.update(phase="training", steps_per_epoch=75, step=3, epoch=4)
+    assert status_line(progress.snapshot()).startswith("Training: epoch 5 of 200, batch 3 of 75")
+    progress.update(stop_asked=1.0)
+    assert status_line(progress.snapshot()).startswith("Stopping after the current batch…")
+    progress.update(phase="evaluating")
+    assert status_line(progress.snapshot()).startswith("Stopping: evaluating the model trained so far…")
+    progress.finish("stopped")
+    assert status_line(progress.snapshot()).startswith("Stopped after 4 of 200 epochs")

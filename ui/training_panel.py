@@ -43,13 +43,19 @@ def _stop(kind: str) -> None:
         job.stop()
 
 
-def _status_line(snap: dict, waiting: str = "") -> str:
+def status_line(snap: dict, waiting: str = "") -> str:
     """What the job does now, how long it has run and (once measured from its step rate) how long it has left."""
     phase = snap["phase"]
     if phase == "queued" and waiting:
         return waiting
     elapsed = format_seconds(snap["elapsed"])
     left = f", about {format_seconds(snap['eta'])} left" if snap.get("eta") is not None else ""
+    if snap.get("stop_asked") and snap["status"] not in FINISHED:  # Stop was pressed: say so at once
+        if phase in ("training", "validating"):
+            return f"Stopping after the current batch… — {elapsed}"
+        if phase in ("evaluating", "saving"):
+            return f"Stopping: {phase} the model trained so far… — {elapsed}"
+        return f"Stopping before the training starts… — {elapsed}"
     if phase == "training":
         steps = snap["steps_per_epoch"] or "?"
         return f"Training: epoch {snap['epoch'] + 1 if snap['epoch'] < snap['epochs'] else snap['epochs']} of " \
@@ -69,7 +75,7 @@ def _show_progress(kind: str, extra=None) -> None:
         # It just ended: a full run adopts its model and shows the results below the curves. Asked for before
         # this run draws anything, so no element of it is left half-replaced by the full run's.
         st.rerun()
-    st.progress(min(max(snap["fraction"], 0.0), 1.0), text=_status_line(snap, job.waiting_text()))
+    st.progress(min(max(snap["fraction"], 0.0), 1.0), text=status_line(snap, job.waiting_text()))
     if snap.get("warning"):
         st.warning(snap["warning"])  # it says to try the log-scale axis (the toggle below)
     if snap.get("data"):

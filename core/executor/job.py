@@ -53,7 +53,12 @@ class RemoteJob:
         return waiting_text(w) if w is not None else ""
 
     def stop(self) -> None:
-        """A queued job leaves the queue at once; a running one stops after its current batch (the model is kept)."""
+        """A queued job leaves the queue at once; a running one stops after its current batch (the model is kept).
+
+        A running job's progress says so at once (``stop_asked``: the page reads "Stopping"), before its worker,
+        which hears it within half a second, has ended the batch."""
+        if self.state == RUNNING and self.running:
+            self.progress.update(stop_asked=time.time())
         self.executor.stop(self)
 
     def wait(self, timeout: float | None = None) -> bool:
