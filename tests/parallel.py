@@ -2,10 +2,8 @@
 
 * **Groups** (``--dist loadgroup``, set in ``pyproject.toml``): each group runs in one worker process, so what its
   tests share is made once. Every browser test is in one group (one Streamlit server, one chromium); the files that
-  use the small trained CNN of ``tests/cnn_lessons_support.py`` are in one (it is trained once per process); the
-  tests of a file that share a fixture (module-scoped, or a Ray the session starts) are a group of that file; a test
-  that shares nothing goes to whichever worker is free. The groups that take longest (browser, then Ray, then the
-  other slow tests) are handed out first, so the run ends on short tests and neither worker waits long at its end.
+  use the small trained CNN of ``tests/cnn_lessons_support.py`` are in one (it is trained once per process); every
+  other file is a group of its own (its module fixtures are made once).
 * **Quiet turns.** A test that asserts a latency bar README states (a pen-up to verdict, a slider to its reading, a
   Stop) measures alone on the machine: the other worker starts nothing meanwhile. It is a reader-writer lock over a
   file that the run's workers share (``fcntl.flock``). Every test holds the lock shared while it runs; a quiet
@@ -33,57 +31,19 @@ QUIET_WAIT_SECONDS = 30  # ... or after this long
 BROWSER_GROUP = "browser"
 
 
-LIGHT_SESSION_FIXTURES = ("project_env", "_session_runs_dir")  # the suite's session fixtures that cost nothing
-SHARED_SCOPES = ("class", "module", "package")
-
-
-def shares_a_fixture(item: pytest.Item) -> bool:
-    """Whether the test uses something made once for several tests: a class-, module- or package-scoped fixture,
-    or one of the suite's own session fixtures that costs (a Ray, a server, a browser)."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return True
-    for defs in info.name2fixturedefs.values():
-        for d in defs:
-            own = getattr(d.func, "__module__", "").startswith("tests.")
-            if d.scope in SHARED_SCOPES or (d.scope == "session" and own and d.argname not in LIGHT_SESSION_FIXTURES):
-                return True
-    return False
-
-
-def group_of(item: pytest.Item) -> str | None:
-    """The worker group of a test: browser tests together, the small-CNN users together, a test that shares a
-    fixture with others in its file with that file; None for a test that shares nothing (it goes where a worker
-    is free)."""
+def group_of(item: pytest.Item) -> str:
+    """The worker group of a test: browser tests together, the small-CNN users together, else its file."""
     if item.get_closest_marker("browser"):
         return BROWSER_GROUP
     if getattr(item.module, "small_run", None) is not None:
         return SMALL_CNN_GROUP
-    return item.nodeid.split("::")[0] if shares_a_fixture(item) else None
-
-
-def _weight(item: pytest.Item) -> int:
-    """The longest first: browser tests, then Ray's, then the other slow ones, then the rest (0 comes first)."""
-    for rank, marker in enumerate(("browser", "ray", "slow")):
-        if item.get_closest_marker(marker):
-            return rank
-    return 3
+    return item.nodeid.split("::")[0]
 
 
 def assign_groups(items: list[pytest.Item]) -> None:
-    """Give each test its group (:func:`group_of`) and put the groups that take longest first, so that the last
-    work of the run is short and both workers end together; a group's tests keep their order."""
-    scope = {}
     for item in items:
-        marker = item.get_closest_marker("xdist_group")
-        name = marker.args[0] if marker and marker.args else group_of(item)
-        if name is not None and not marker:
-            item.add_marker(pytest.mark.xdist_group(name))
-        scope[item] = name or item.nodeid
-    rank: dict[str, int] = {}
-    for item in items:
-        rank[scope[item]] = min(rank.get(scope[item], 3), _weight(item))
-    items.sort(key=lambda item: rank[scope[item]])
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group_of(item)))
 
 
 @contextlib.contextmanager
