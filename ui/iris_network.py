@@ -79,10 +79,8 @@ def _step_panel(params: dict) -> None:
     means = stepper.x.mean(axis=0)
     inputs = [f.replace(" (cm)", "") + ("" if i in (fx, fy) else f" = {means[i]:.2f} (mean)") for i, f in enumerate(FEATURES)]
     picture = network_svg(maps, weight_diagram(stepper.model), inputs, SPECIES)
-    loss = f"batch loss {stepper.losses[-1]:.4f}" if stepper.losses else "no step yet"
-    p, i = divmod(max(stepper.steps - 1, 0), stepper.steps_per_pass)
-    where = f" (pass {p + 1}, batch {i + 1} of {stepper.steps_per_pass})" if stepper.steps else ""
-    st.markdown(f"**Step {stepper.steps}**{where} · {loss} · training accuracy {stepper.accuracy():.1%}")
+    st.markdown(f"**Step {stepper.steps}**{stepper.where()} · {stepper.last_loss()} · training accuracy "
+                f"{stepper.accuracy():.1%}")
     st.image(picture, width="stretch")
     st.caption(f"Each square: one neuron's value over {FEATURES[fx]} (across) and {FEATURES[fy]} (up), the other two "
                "measurements at their training mean; blue positive, orange negative, white 0, each square on its own "

@@ -51,11 +51,8 @@ def _step_panel(params: dict) -> None:
         stepper.reset()
     maps = neuron_maps(stepper.model, stepper.names, probe=stepper.probe)
     labels = [FEATURES[name][0] for name in stepper.names]
-    loss = f"batch loss {stepper.losses[-1]:.4f}" if stepper.losses else "no step yet"
-    per_pass = stepper.steps_per_pass
-    where = f" (pass {(stepper.steps - 1) // per_pass + 1}, batch {(stepper.steps - 1) % per_pass + 1} of {per_pass})" \
-        if stepper.steps else ""
-    st.markdown(f"**Step {stepper.steps}**{where} · {loss} · training accuracy {stepper.accuracy():.1%}")
+    st.markdown(f"**Step {stepper.steps}**{stepper.where()} · {stepper.last_loss()} · training accuracy "
+                f"{stepper.accuracy():.1%}")
     left, right = st.columns([3, 1.3])
     left.image(network_svg(maps, weight_diagram(stepper.model), labels, ["p(blue)"]), width="stretch")
     split = stepper.split

@@ -187,6 +187,14 @@ class Stepper:
             variable.assign(value)
         self.steps, self.losses = 0, []
 
+    def where(self) -> str:
+        """Where the last step was in the data: " (pass 1, batch 8 of 75)"; "" before the first step."""
+        p, i = divmod(max(self.steps - 1, 0), self.steps_per_pass)
+        return f" (pass {p + 1}, batch {i + 1} of {self.steps_per_pass})" if self.steps else ""
+
+    def last_loss(self) -> str:
+        return f"batch loss {self.losses[-1]:.4f}" if self.losses else "no step yet"
+
     def accuracy(self) -> float:
         """Share of the training flowers the model classifies right now."""
         probs = np.asarray(self.probe(self.x)[-1])
