@@ -14,6 +14,7 @@ from core.iris.data import FEATURES, SPECIES, load_split
 from core.iris.network_figure import network_svg, step_loss_svg
 from core.iris.neurons import make_stepper, neuron_maps, stepper_key, weight_diagram
 from ui.session import ensure_tf
+from ui.stepping import session_stepper, step_buttons, step_heading
 
 KIND = "iris"
 STEPPER = "iris.net.stepper"
@@ -43,31 +44,17 @@ def _equations() -> None:
 
 def _stepper(params: dict):
     """This session's stepping model for these settings (a new one, from the seed's start, when they change)."""
-    current = st.session_state.get(STEPPER)
-    if current is not None and current.key == stepper_key(params):
-        return current
-    if current is not None:
-        current.close()
-    with st.spinner("Building the network and compiling its training step…"):
+    def make():
         split = load_split(params["test_fraction"])
-        st.session_state[STEPPER] = make_stepper(params, split.x_train, split.y_train)
-    return st.session_state[STEPPER]
+        return make_stepper(params, split.x_train, split.y_train)
+    return session_stepper(STEPPER, stepper_key(params), make)
 
 
 def _step_panel(params: dict) -> None:
     """Buttons, network diagram and loss-per-step curve; a click reruns only this."""
     started = time.perf_counter()
     stepper = _stepper(params)
-    b1, b2, b3, fa, fb = st.columns([1, 1, 1.4, 1.6, 1.6])
-    if b1.button("One step", key="iris.net.step", type="primary", width="stretch",
-                 help="Train on the next batch: one optimizer update of every weight."):
-        stepper.step()
-    if b2.button("Ten steps", key="iris.net.step10", width="stretch"):
-        for _ in range(10):
-            stepper.step()
-    if b3.button("Reset to the same start", key="iris.net.reset", width="stretch",
-                 help="This seed's initial weights and a fresh optimizer, exactly; the batches start again."):
-        stepper.reset()
+    fa, fb = step_buttons(stepper, KIND, [1, 1, 1.4, 1.6, 1.6])
     fx = fa.selectbox("Map x", range(4), index=2, format_func=lambda i: FEATURES[i], key="iris.net.fx",
                       persist_state="session")
     fy = fb.selectbox("Map y", range(4), index=3, format_func=lambda i: FEATURES[i], key="iris.net.fy",
@@ -79,8 +66,7 @@ def _step_panel(params: dict) -> None:
     means = stepper.x.mean(axis=0)
     inputs = [f.replace(" (cm)", "") + ("" if i in (fx, fy) else f" = {means[i]:.2f} (mean)") for i, f in enumerate(FEATURES)]
     picture = network_svg(maps, weight_diagram(stepper.model), inputs, SPECIES)
-    st.markdown(f"**Step {stepper.steps}**{stepper.where()} · {stepper.last_loss()} · training accuracy "
-                f"{stepper.accuracy():.1%}")
+    step_heading(stepper)
     st.image(picture, width="stretch")
     st.caption(f"Each square: one neuron's value over {FEATURES[fx]} (across) and {FEATURES[fy]} (up), the other two "
                "measurements at their training mean; blue positive, orange negative, white 0, each square on its own "

@@ -15,21 +15,14 @@ from core.plane.data import FEATURES
 from core.plane.figures import boundary_svg
 from core.plane.neurons import make_stepper, neuron_maps, stepper_key
 from ui.session import ensure_tf
+from ui.stepping import session_stepper, step_buttons, step_heading
 
 STEPPER = "plane.net.stepper"
 
 
 def _stepper(params: dict):
     """This session's stepping model for these settings (a new one, from the seed's start, when they change)."""
-    current = st.session_state.get(STEPPER)
-    if current is not None and current.key == stepper_key(params):
-        return current
-    if current is not None:
-        current.close()
-        st.session_state.pop(STEPPER, None)
-    with st.spinner("Building the network and compiling its training step…"):
-        st.session_state[STEPPER] = make_stepper(params)
-    return st.session_state[STEPPER]
+    return session_stepper(STEPPER, stepper_key(params), lambda: make_stepper(params))
 
 
 def _step_panel(params: dict) -> None:
@@ -39,20 +32,10 @@ def _step_panel(params: dict) -> None:
     except ValueError as err:
         st.warning(f"Nothing to step through yet: {err}.")
         return
-    b1, b2, b3, _ = st.columns([1, 1, 1.4, 2])
-    if b1.button("One step", key="plane.net.step", type="primary", width="stretch",
-                 help="Train on the next batch: one optimizer update of every weight."):
-        stepper.step()
-    if b2.button("Ten steps", key="plane.net.step10", width="stretch"):
-        for _ in range(10):
-            stepper.step()
-    if b3.button("Reset to the same start", key="plane.net.reset", width="stretch",
-                 help="This seed's initial weights and a fresh optimizer, exactly; the batches start again."):
-        stepper.reset()
+    step_buttons(stepper, "plane", [1, 1, 1.4, 2])
     maps = neuron_maps(stepper.model, stepper.names, probe=stepper.probe)
     labels = [FEATURES[name][0] for name in stepper.names]
-    st.markdown(f"**Step {stepper.steps}**{stepper.where()} · {stepper.last_loss()} · training accuracy "
-                f"{stepper.accuracy():.1%}")
+    step_heading(stepper)
     left, right = st.columns([3, 1.3])
     left.image(network_svg(maps, weight_diagram(stepper.model), labels, ["p(blue)"]), width="stretch")
     split = stepper.split
