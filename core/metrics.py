@@ -1,4 +1,5 @@
-"""Measures of a classifier's predictions shared by the model kinds (Iris, the MNIST CNN): NumPy in, NumPy out."""
+"""Measures of a classifier's predictions shared by the model kinds (Iris, the MNIST CNN, tables): NumPy in, NumPy
+out."""
 
 from __future__ import annotations
 
@@ -13,3 +14,9 @@ def confusion(y_true, y_pred, n_classes: int = 3) -> np.ndarray:
     from sklearn.metrics import confusion_matrix
 
     return confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
+
+
+def cross_entropy(probs, y) -> float:
+    """Mean of -log p_y over the examples: the sparse categorical cross-entropy of probabilities (n, k)."""
+    probs = np.asarray(probs)
+    return float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)).mean())

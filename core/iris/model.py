@@ -46,26 +46,36 @@ def make_optimizer(name: str = "adam", learning_rate: float = 1e-3):
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
-def build_model(hidden_layers: int = 2, units: int = 10, activation: str = "relu", learning_rate: float = 1e-3,
-                optimizer: str = "adam", l1: float = 0.0, l2: float = 0.0):
-    """4 inputs -> ``hidden_layers`` x Dense(``units``, ``activation``) -> Dense(3, softmax), compiled.
+def dense_classifier(n_inputs: int, n_classes: int, hidden_layers: int, units: int, activation: str,
+                     learning_rate: float, optimizer: str, l1: float, l2: float, *, name: str, input_name: str,
+                     output_name: str):
+    """``n_inputs`` -> ``hidden_layers`` x Dense(``units``, ``activation``) -> Dense(``n_classes``, softmax), compiled
+    with the sparse categorical cross-entropy (an Iris flower's or a table row's class).
 
     ``l1`` / ``l2``: penalties ``l1 * sum |w| + l2 * sum w^2`` on every kernel (not the biases), added to the loss.
     """
     import keras
 
     penalty = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
-    model = keras.Sequential(name="iris_classifier")
-    model.add(keras.Input(shape=(N_FEATURES,), name="features"))
+    model = keras.Sequential(name=name)
+    model.add(keras.Input(shape=(n_inputs,), name=input_name))
     for i in range(hidden_layers):
         model.add(keras.layers.Dense(units, activation=activation, kernel_regularizer=penalty, name=f"hidden_{i + 1}"))
-    model.add(keras.layers.Dense(N_CLASSES, activation="softmax", kernel_regularizer=penalty, name="species"))
+    model.add(keras.layers.Dense(n_classes, activation="softmax", kernel_regularizer=penalty, name=output_name))
     model.compile(
         optimizer=make_optimizer(optimizer, learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     return model
+
+
+def build_model(hidden_layers: int = 2, units: int = 10, activation: str = "relu", learning_rate: float = 1e-3,
+                optimizer: str = "adam", l1: float = 0.0, l2: float = 0.0):
+    """4 inputs -> ``hidden_layers`` x Dense(``units``, ``activation``) -> Dense(3, softmax), compiled
+    (:func:`dense_classifier`)."""
+    return dense_classifier(N_FEATURES, N_CLASSES, hidden_layers, units, activation, learning_rate, optimizer, l1, l2,
+                            name="iris_classifier", input_name="features", output_name="species")
 
 
 def predict_proba(model, flowers) -> np.ndarray:

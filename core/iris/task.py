@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from core.iris import data
 from core.iris.data import FEATURES, SPECIES
 from core.iris.model import build_model, predict_proba
-from core.metrics import confusion
+from core.metrics import confusion, cross_entropy
 from core.params import Param, ParamSpace
 from core.tasks import Prepared, Task
 
@@ -65,7 +63,7 @@ class IrisTask(Task):
             probs = predict_proba(model, a[f"x_{split}"])
             metrics[f"{split}_accuracy"] = float((probs.argmax(1) == a[f"y_{split}"]).mean())
         test_probs = predict_proba(model, a["x_test"])
-        metrics["test_loss"] = _cross_entropy(test_probs, a["y_test"])
+        metrics["test_loss"] = cross_entropy(test_probs, a["y_test"])
         metrics["confusion"] = confusion(a["y_test"], test_probs.argmax(1)).tolist()
         return metrics
 
@@ -93,11 +91,6 @@ class IrisTask(Task):
         flower = " ".join(f"{v:g}" for v in result["flower"])
         probs = "  ".join(f"{s} {p:.3f}" for s, p in result["probabilities"].items())
         return f"{flower} -> {result['species']} (p={result['probability']:.3f})   [{probs}]"
-
-
-def _cross_entropy(probs, y) -> float:
-    """Mean of -log p_y, the sparse categorical cross-entropy."""
-    return float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)).mean())
 
 
 TASK = IrisTask()

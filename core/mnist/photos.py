@@ -59,11 +59,10 @@ def rendered_once(images, how: str = "uploaded") -> np.ndarray:
     if key not in _RENDERED:
         while len(_RENDERED) >= 8:
             _RENDERED.pop(next(iter(_RENDERED)))
-        if how in SLOW_RENDERINGS:
-            name = f"rendered-{how}-{key[1][:20]}-{source_hash(__file__, preprocess.__file__)}"
-            _RENDERED[key] = cached_array(name, lambda: RENDERINGS[how](images))
-        else:
-            _RENDERED[key] = RENDERINGS[how](images)
+        def make():
+            return RENDERINGS[how](images)
+        _RENDERED[key] = (cached_array(f"rendered-{how}-{key[1][:20]}-{source_hash(__file__, preprocess.__file__)}",
+                                       make) if how in SLOW_RENDERINGS else make())
     return _RENDERED[key]
 
 

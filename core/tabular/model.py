@@ -13,26 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.iris.model import make_optimizer
-
-# Lazy import: Keras (5.9 s to import, with TensorFlow) inside build_mlp, so that the registry imports this kind at
-# once.
+from core.iris.model import dense_classifier
 
 
 def build_mlp(n_inputs: int, n_classes: int, hidden_layers: int = 2, units: int = 16, activation: str = "relu",
               learning_rate: float = 3e-3, optimizer: str = "adam", l1: float = 0.0, l2: float = 0.0):
-    """A compiled Keras model: ``n_inputs`` -> hidden Dense layers -> Dense(``n_classes``, softmax)."""
-    import keras
-
-    penalty = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
-    model = keras.Sequential(name="table_classifier")
-    model.add(keras.Input(shape=(n_inputs,), name="inputs"))
-    for i in range(hidden_layers):
-        model.add(keras.layers.Dense(units, activation=activation, kernel_regularizer=penalty, name=f"hidden_{i + 1}"))
-    model.add(keras.layers.Dense(n_classes, activation="softmax", kernel_regularizer=penalty, name="classes"))
-    model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return model
+    """A compiled Keras model: ``n_inputs`` -> hidden Dense layers -> Dense(``n_classes``, softmax)
+    (:func:`core.iris.model.dense_classifier`, the Iris network's shape)."""
+    return dense_classifier(n_inputs, n_classes, hidden_layers, units, activation, learning_rate, optimizer, l1, l2,
+                            name="table_classifier", input_name="inputs", output_name="classes")
 
 
 def predict_proba(model, x) -> np.ndarray:
@@ -41,8 +30,3 @@ def predict_proba(model, x) -> np.ndarray:
     if len(x) <= 4096:
         return np.asarray(model(x, training=False))
     return np.concatenate([np.asarray(model(x[i:i + 4096], training=False)) for i in range(0, len(x), 4096)])
-
-
-def cross_entropy(probs, y) -> float:
-    """Mean of -log p_y."""
-    return float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)).mean())

@@ -12,13 +12,13 @@ import json
 import weakref
 from pathlib import Path
 
-from core.metrics import confusion
+from core.metrics import confusion, cross_entropy
 from core.params import Param, ParamSpace
 from core.tabular.baselines import baseline_accuracies
 from core.tabular.columns import NUMBER, Encoder
 from core.tabular.data import load_table, prepare_table
 from core.tabular.importance import permutation_importance
-from core.tabular.model import build_mlp, cross_entropy, predict_proba
+from core.tabular.model import build_mlp, predict_proba
 from core.tabular.reading import TableError
 from core.tasks import Prepared, Task
 
