@@ -14,6 +14,8 @@ from typing import Any
 
 RUNNING, DONE, STOPPED, FAILED = "running", "done", "stopped", "failed"
 FINISHED = (DONE, STOPPED, FAILED)
+# The phase of a job stopped with nothing trained: while queued, or before its first batch had ended.
+CANCELLED, STOPPED_EARLY = "cancelled", "stopped before its first batch"
 
 
 MIN_ETA_SECONDS = 1.0  # measure the step rate for at least this long before promising a remaining time

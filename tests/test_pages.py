@@ -208,7 +208,8 @@ def test_stop_keeps_the_model_and_says_so(runs_dir, app_page):
     at.run()
     assert at.sidebar.slider(key="iris.epochs").value == 200
     at.button(key="iris.train").click().run()
-    _run_until(at, lambda a: _progress(a).startswith("Training"))
+    _run_until(at, lambda a: re.match(r"Training: epoch (?:[2-9]|\d\d+)|Training: epoch 1 of 200, batch [1-9]",
+                                       _progress(a)))  # a batch trained (before it: the test below)
     # 200 epochs outlast this rerun, so the race-free place to check: one job at a time per page and session
     assert at.button(key="iris.train").disabled is True and at.button(key="iris.stop").disabled is False
     at.button(key="iris.stop").click().run()
@@ -219,6 +220,21 @@ def test_stop_keeps_the_model_and_says_so(runs_dir, app_page):
     assert _prediction(at) in ("setosa", "versicolor", "virginica")
     [run] = RunStore(runs_dir).list("iris")
     assert run.record["status"] == "stopped" and run.record["epochs_completed"] < 200
+
+
+@pytest.mark.ray
+def test_a_stop_before_the_first_batch_ends_at_once_and_says_nothing_was_kept(runs_dir, app_page):
+    at = app_page("mnist_cnn", timeout=120)  # loading the digits and tracing the graph: seconds before the first batch ends
+    at.query_params["cnn.train_size"] = "2000"
+    at.query_params["cnn.epochs"] = "1"
+    at.run()
+    at.button(key="cnn.train").click().run()
+    _run_until(at, lambda a: _progress(a).startswith(("Loading data", "Building model", "Training")))
+    at.button(key="cnn.stop").click().run()
+    assert re.match(r"Stopped after 0 of 1 epochs", _progress(at)), _progress(at)
+    assert any("Stopped before its first batch was trained" in i.value for i in at.info), [i.value for i in at.info]
+    assert at.button(key="cnn.train").disabled is False
+    assert RunStore(runs_dir).list("cnn") == []
 
 
 @pytest.mark.parametrize("text, notice", [

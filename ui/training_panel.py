@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.plots import curves_figure
-from core.progress import FAILED, FINISHED, STOPPED, format_seconds
+from core.progress import CANCELLED, FAILED, FINISHED, STOPPED, STOPPED_EARLY, format_seconds
 from core.registry import get_task
 from ui.session import Current, adopt, adopted, get_job, set_current, try_start_job
 
@@ -91,8 +91,10 @@ def _show_progress(kind: str, extra=None) -> None:
         if snap["details"]:
             with st.expander("Details"):
                 st.code(snap["details"])
-    elif snap["status"] == STOPPED and snap["phase"] == "cancelled":
+    elif snap["status"] == STOPPED and snap["phase"] == CANCELLED:
         st.info("Cancelled before it started: nothing was trained.")
+    elif snap["status"] == STOPPED and snap["phase"] == STOPPED_EARLY:
+        st.info("Stopped before its first batch was trained: there was nothing to keep, so nothing was saved.")
     elif snap["status"] == STOPPED:
         st.warning("Stopped by you: the model trained so far is kept" +
                    (f" and saved as run `{snap['run_id']}`." if snap["run_id"] else "."))

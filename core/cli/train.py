@@ -19,7 +19,7 @@ import time
 
 from core.executor import Executor
 from core.params import ParamError
-from core.progress import FAILED, FINISHED
+from core.progress import CANCELLED, FAILED, FINISHED, STOPPED_EARLY
 from core.registry import get_task
 from core.scheduler import Busy, Limits, OwnerLimit
 from core.store import RunNotFound, RunStore
@@ -29,7 +29,7 @@ from core.sweep.spec import SweepError
 POLL_SECONDS = 0.5  # how often the progress is looked at
 QUEUE_REPEAT_SECONDS = 10.0  # an unchanged place in the queue is said again after this long
 PHASE_TEXT = {"starting": "starting in a worker process"}
-QUIET_PHASES = ("queued", "training", "validating", "cancelled", *FINISHED)  # said otherwise, or not news
+QUIET_PHASES = ("queued", "training", "validating", CANCELLED, STOPPED_EARLY, *FINISHED)  # said otherwise, or not news
 
 
 def add_flags(parser) -> None:

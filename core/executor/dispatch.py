@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -13,13 +12,13 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+from core.executor.checkpoints import save_last_checkpoint
 from core.executor.job import RUNNING, RemoteJob
 from core.executor.jobs_file import JobsFile
 from core.executor.mailbox import Mailbox
 from core.executor.turns import Turns
 from core.executor.worker import run_job, warm
-from core.model_files import ModelFile
-from core.progress import DONE, FAILED, FINISHED, STOPPED
+from core.progress import CANCELLED, DONE, FAILED, FINISHED, STOPPED, STOPPED_EARLY
 from core.registry import get_task
 from core.scheduler import Limits, Scheduler
 from core.store import RunStore
@@ -72,8 +71,18 @@ class Executor:
         return job
 
     def stop(self, job: RemoteJob) -> None:
-        if self.scheduler.cancel(job.id):
-            job._end(STOPPED, error=None, phase="cancelled")
+        """Queued: leaves the queue. Running: its worker ends the training after the current batch, keeping the model;
+        before a first batch has ended (loading data, tracing the graph: seconds that cannot be cut short) there is
+        nothing to keep, so its worker process is ended at once and a fresh one warmed in its place."""
+        import ray
+
+        first_batch = job.running and job.ref is not None and not job.progress.counts()[0]
+        if self.scheduler.cancel(job.id) or first_batch:
+            with contextlib.suppress(Exception):  # it may have just ended by itself
+                if first_batch:
+                    ray.cancel(job.ref, force=True)
+                    self._task(self.cpus_for(job.kind), warm).remote()
+            job._end(STOPPED, error=None, phase=STOPPED_EARLY if first_batch else CANCELLED)
             self._forget(job)
         elif job.running and self._mailbox is not None:
             self._mailbox.stop.remote(job.id)
@@ -248,6 +257,8 @@ class Executor:
         done, _ = ray.wait(list(running), num_returns=len(running), timeout=0)
         for ref in done:
             job = running[ref]
+            if not job.running:  # stopped meanwhile (Executor.stop)
+                continue
             try:
                 out = ray.get(ref)
             except ray.exceptions.RayTaskError as err:
@@ -271,19 +282,7 @@ class Executor:
 
     def _finish_failed(self, job: RemoteJob, message: str) -> None:
         """End a job whose worker is gone, keeping its last completed epoch's checkpoint as a run where one exists."""
-        import ray
-
-        run_id = kept = None
-        with contextlib.suppress(Exception):  # no checkpoint reachable: the job ends without a run
-            kept = ray.get(self._mailbox.last_checkpoint.remote(job.id), timeout=30)
-        if kept is not None and job.save:
-            record, model = kept
-            try:
-                run_id = job.store.save({**json.loads(record), "params": job.params, "error": message + "."},
-                                        ModelFile(model))
-                message += " The model of its last completed epoch was kept."
-            except Exception as err:
-                message += f" Its last checkpoint could not be saved ({type(err).__name__}: {err})."
+        run_id, message = save_last_checkpoint(self._mailbox, job, message)
         job._end(FAILED, error=message, run_id=run_id)
         self._forget(job)
 

@@ -34,6 +34,7 @@ class RemoteJob:
         self.ref = None  # the Ray task's result, while it runs
         self._model = None
         self._ended = threading.Event()
+        self._ending = threading.Lock()
 
     @property
     def running(self) -> bool:
@@ -91,8 +92,11 @@ class RemoteJob:
         return {"runs": runs, "files": files}
 
     def _end(self, status: str, error: str | None = None, phase: str | None = None, **fields) -> None:
-        self.progress.finish(status, error=error, **fields)
-        if phase:
-            self.progress.update(phase=phase)
-        self.ref = None
-        self._ended.set()
+        with self._ending:  # once: a Stop and the worker's own end may meet
+            if self._ended.is_set():
+                return
+            self.progress.finish(status, error=error, **fields)
+            if phase:
+                self.progress.update(phase=phase)
+            self.ref = None
+            self._ended.set()

@@ -31,6 +31,9 @@ class Mailbox:
     def stop(self, job_id: str) -> None:
         self.stops.add(job_id)
 
+    def stopped(self, job_id: str) -> bool:
+        return job_id in self.stops
+
     def checkpoint(self, job_id: str, record: str, model: bytes) -> None:
         self.checkpoints[job_id] = (record, model)
 

@@ -35,8 +35,9 @@ from core.registry import get_task
 from core.store import RunStore, jsonable
 
 WORKER_NICE = 10  # the OS priority of a training worker: below the web server's (0)
-PUBLISH_SECONDS = 0.5  # progress reaches the server twice a second; Stop is read back as often
-FIRST_POINT_SECONDS = 0.1  # until the first per-batch loss has been sent
+PUBLISH_SECONDS = 0.5  # progress reaches the server twice a second
+FIRST_POINT_SECONDS = 0.1  # until the first per-batch loss has been sent, and once Stop was read
+STOP_POLL_SECONDS = 0.1  # Stop is read this often between publishes
 # Lazy imports: Keras and core.training (TensorFlow, 5.6 s to import) inside the functions that train, so the server
 # that imports this module to send it to Ray never loads TensorFlow for it; Ray (0.3 s) where it is used, so that
 # `python -m core --help` (0.3 s in all) does not load it.
@@ -51,7 +52,8 @@ def lower_priority(nice: int = WORKER_NICE) -> None:
 
 
 class _Publisher:
-    """Send the progress to the mailbox every :data:`PUBLISH_SECONDS` and set ``stop_event`` when Stop was pressed."""
+    """Send the progress to the mailbox every :data:`PUBLISH_SECONDS`, read Stop every :data:`STOP_POLL_SECONDS` and
+    set ``stop_event`` when it was pressed (the trainer then ends after the current batch)."""
 
     def __init__(self, job_id: str, mailbox, progress: Progress, stop_event: threading.Event,
                  every: float = PUBLISH_SECONDS):
@@ -73,11 +75,27 @@ class _Publisher:
         except Exception:  # the server is busy or gone: the next round sends what this one did not
             pass
 
+    def poll_stop(self) -> None:
+        import ray
+
+        try:
+            if ray.get(self.mailbox.stopped.remote(self.job_id), timeout=30):
+                self.stop_event.set()
+        except Exception:  # as in send: asked again on the next round
+            pass
+
     def _loop(self) -> None:
-        # Quick until the first batch's loss has gone out (the visitor waits for the first point of the curve), then
-        # twice a second.
-        while not self.done.wait(self.every if self.seen[0] else FIRST_POINT_SECONDS):
+        # Quick until the first batch's loss has gone out (the visitor waits for the first point of the curve) and
+        # once Stop was read (the visitor waits to see the training end), else twice a second; Stop is read between.
+        next_send = 0.0
+        while not self.done.wait(STOP_POLL_SECONDS):
+            now = time.monotonic()
+            if now < next_send:
+                self.poll_stop()
+                continue
             self.send()
+            quick = not self.seen[0] or self.stop_event.is_set()
+            next_send = now + (FIRST_POINT_SECONDS if quick else self.every)
 
     def __enter__(self) -> _Publisher:
         self.thread.start()
