@@ -24,11 +24,14 @@ class ProgressCallback(keras.callbacks.Callback):
     """Publishes batch and epoch progress, honours stop requests and catches non-finite losses.
 
     Keras reports a running mean of the loss over the epoch; the loss of batch i is recovered as
-    ``i * mean_i - (i - 1) * mean_(i-1)``, so the per-batch curve shows the real batch losses.
+    ``i * mean_i - (i - 1) * mean_(i-1)``, so the per-batch curve shows the real batch losses. When Keras runs several
+    steps per call, their losses come from the graph's own record instead (``step_losses``).
     """
 
-    def __init__(self, progress: Progress, stop_event: threading.Event, steps: int | None, on_epoch=None):
+    def __init__(self, progress: Progress, stop_event: threading.Event, steps: int | None, on_epoch=None,
+                 step_losses=None):
         super().__init__()
+        self.step_losses = step_losses  # a core.step_losses.StepLosses when Keras runs several steps per call
         self.progress = progress
         self.stop_event = stop_event
         self.steps = steps
@@ -37,6 +40,7 @@ class ProgressCallback(keras.callbacks.Callback):
         self._good_weights = None
         self._epoch = 0
         self._prev_mean = 0.0
+        self._batches = 0  # of this epoch, reported so far
         self._smooth: float | None = None
         self._lowest = math.inf
         self.warned = False
@@ -46,26 +50,33 @@ class ProgressCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
-        self._prev_mean = 0.0
+        self._prev_mean, self._batches = 0.0, 0
         self.progress.update(phase="training")
 
     def on_test_begin(self, logs=None):
         self.progress.update(phase="validating")
 
     def on_train_batch_end(self, batch, logs=None):
+        # Keras may run several steps per call (core.step_losses): then ``batch`` is not to be trusted
         mean = float((logs or {}).get("loss", float("nan")))
-        if not math.isfinite(mean):
-            self.nan_error = (
-                f"The loss became {mean} at epoch {self._epoch + 1}, batch {batch + 1}: training diverged. "
-                "Try a smaller learning rate. The weights of the last good epoch were kept."
-            )
-            self.model.stop_training = True
-            return
-        loss = (batch + 1) * mean - batch * self._prev_mean
-        self._prev_mean = mean
-        self._watch_divergence(loss)
-        steps = self.steps or (batch + 1)
-        self.progress.add_batch(self._epoch + (batch + 1) / steps, loss, batch + 1)
+        first = self._batches + 1
+        if self.step_losses is not None:
+            losses = self.step_losses.read()
+        else:
+            losses = [(batch + 1) * mean - batch * self._prev_mean]
+        self._batches, self._prev_mean = self._batches + len(losses), mean
+        for i, loss in enumerate(losses):
+            if not (math.isfinite(mean) and math.isfinite(loss)):
+                self.nan_error = (
+                    f"The loss became {loss if not math.isfinite(loss) else mean} at epoch {self._epoch + 1}, batch "
+                    f"{first + i}: training diverged. Try a smaller learning rate. The weights of the last good epoch "
+                    "were kept."
+                )
+                self.model.stop_training = True
+                return
+            self._watch_divergence(loss)
+            steps = self.steps or (first + i)
+            self.progress.add_batch(self._epoch + (first + i) / steps, loss, first + i)
         if self.stop_event.is_set():
             self.model.stop_training = True
 

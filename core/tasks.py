@@ -38,6 +38,7 @@ class Task(ABC):
     input_shape: tuple[int, ...] = ()
     cli_inputs: str = ""  # what ``python -m core predict KIND`` reads; empty: this kind predicts nothing there
     cpus: int = 1  # CPUs (and TensorFlow threads) of one training in a worker process (core.executor)
+    steps_per_execution: int = 1  # training steps per call of Keras's compiled train function (core.step_losses)
     publish_seconds: float = 0.5  # how often a worker sends the job's progress (and its epoch pictures) to the server
     run_params: tuple[str, ...] = ()  # settings naming a stored run the training reads (sent to the worker with it)
     file_params: tuple[str, ...] = ()  # settings naming a file the training reads (sent to the worker with it)

@@ -30,6 +30,7 @@ from core.callbacks import ProgressCallback
 from core.progress import DONE, FAILED, STOPPED, Progress
 from core.registry import get_task
 from core.seeding import set_seed
+from core.step_losses import StepLosses
 
 BATCH_LOSS_POINTS = 4000  # at most this many per-batch points are kept in a stored run
 
@@ -105,6 +106,8 @@ def run_training(
             model = task.build(params, prepared)
             if free_graphs:
                 build_training_state(model, prepared.train)
+            step_losses = (StepLosses(model, task.steps_per_execution)  # (not under a multi-device strategy)
+                           if task.steps_per_execution > 1 and not tf.distribute.has_strategy() else None)
         if stop_event.is_set():
             progress.finish(STOPPED, error=None)
             return TrainResult(STOPPED, None, params, prepared=prepared)
@@ -114,7 +117,7 @@ def run_training(
         def on_epoch(m, epoch):
             return task.epoch_extra(m, prepared, epoch)
 
-        tracker = ProgressCallback(progress, stop_event, steps, on_epoch)
+        tracker = ProgressCallback(progress, stop_event, steps, on_epoch, step_losses)
         model.fit(
             prepared.train,
             validation_data=prepared.validation,
