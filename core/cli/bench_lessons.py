@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 
 from core.mnist.attack import accuracy_vs_epsilon
@@ -16,25 +17,28 @@ from core.store import RunStore
 # --help` does not load it.
 
 
+@contextlib.contextmanager
 def _quick_cnn(train_size: int | None = None):
-    """A Quick-preset CNN (20,000 images x 3 epochs) trained now, in a temporary runs folder: (store, run id, model).
+    """A Quick-preset CNN (20,000 images x 3 epochs) trained now, in a temporary runs folder removed when the bench
+    ends: yields (store, run id, model).
 
     ``train_size`` (``--images``) trains on fewer images: a quick check that the bench runs, not its figures."""
     from core.training import run_training
 
-    store = RunStore(tempfile.mkdtemp(prefix="bench-cnn-lessons-"))
-    params = dict(PRESETS["Quick: 20,000 images × 3 epochs"])
-    if train_size:
-        params["train_size"] = train_size
-    result = run_training(get_task("cnn"), params, store=store)
-    return store, result.run_id, result.model
+    with tempfile.TemporaryDirectory(prefix="bench-cnn-lessons-") as folder:
+        store = RunStore(folder)
+        params = dict(PRESETS["Quick: 20,000 images × 3 epochs"])
+        if train_size:
+            params["train_size"] = train_size
+        result = run_training(get_task("cnn"), params, store=store)
+        yield store, result.run_id, result.model
 
 
 def bench_ood(n_images: int | None = None) -> dict:
     """Out-of-distribution score on a Quick-preset CNN: scikit-image photos flagged; MNIST test digits flagged in each
     way real digits reach the network (uploaded, drawn, stored; 2,000 test digits not calibrated on); AUROC."""
-    store, run_id, model = _quick_cnn(n_images)
-    stats = stats_for_run(store, run_id, model)
+    with _quick_cnn(n_images) as (store, run_id, model):
+        stats = stats_for_run(store, run_id, model)
     held_out = load_mnist().x_test[N_CALIB:N_CALIB + 2000]
     _, photos = preprocessed_photos()
     photo = score(model, stats, photos)
@@ -51,10 +55,9 @@ def bench_ood(n_images: int | None = None) -> dict:
 
 def bench_attack(n_images: int | None = None) -> dict:
     """FGSM on a Quick-preset CNN: test accuracy (500 digits) against epsilon; the bar is < 50% at 0.1."""
-    _, _, model = _quick_cnn(n_images)
-    data = load_mnist()
-    n = 500
-    rows = accuracy_vs_epsilon(model, data.x_test[:n] / 255.0, data.y_test[:n])
+    data, n = load_mnist(), 500
+    with _quick_cnn(n_images) as (_, _, model):
+        rows = accuracy_vs_epsilon(model, data.x_test[:n] / 255.0, data.y_test[:n])
     for row in rows:
         print(f"  eps {row['epsilon']:.2f}: accuracy {row['accuracy']:.1%}")
     return {"test_digits": n, "curve": rows, "accuracy_at_0.1": next(r["accuracy"] for r in rows if r["epsilon"] == 0.1)}
