@@ -41,7 +41,7 @@ PLAN = {
     ("bench", "cnn"): ("ok", ["--images", "128", "--repeats", "1"]),
     ("bench", "cvae"): ("ok", ["--images", "128", "--repeats", "1"]),
     ("bench", "rerun"): ("ok", []),
-    ("bench", "sweep"): ("ok", ["--images", "2400"]),
+    ("bench", "sweep"): ("ok", ["--images", "2400", "--trials", "2"]),
     ("bench", "memory"): ("ok", ["--images", "3"]),
     ("bench", "ood"): ("ok", ["--images", "300"]),  # a CNN on 300 images: bounds for that, not the README's
     ("bench", "attack"): ("ok", ["--images", "300"]),
@@ -71,33 +71,91 @@ def test_the_plan_covers_exactly_what_the_parser_offers():
     assert sorted(offered_commands(build_parser())) == sorted(PLAN)
 
 
+# The walk runs every command in one process (SESSION): core.cli.main on each command line, with the stdout, stderr
+# and status one `python -m core` process would give, so that the trainings share one local Ray whose workers import
+# TensorFlow once, as a server's do (a process per command started Ray and TensorFlow five times). That `python -m
+# core` turns main's status into the exit status and that a CLI training starts and stops a local Ray of its own is
+# tested on real processes: tests/test_cli.py, tests/test_cli_executor.py and the benches below.
+SESSION = """
+import contextlib, io, json, logging, sys, traceback
+import ray
+from core.cli import main
+from core.sweep import connect
+# the command's own connect.ensure_ray finds this Ray and uses it, and leaves it running (it did not start it)
+if sys.argv[1:] == ["ray"]:
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+             runtime_env=connect._runtime_env(None), _system_config={"prestart_worker_first_driver": False})
+for line in sys.stdin:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(json.loads(line))
+        except SystemExit as exit:
+            code = exit.code
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    print("@@" + json.dumps({"returncode": code, "stdout": out.getvalue(), "stderr": err.getvalue()}), flush=True)
+"""
+
+
+class _Session:
+    """The SESSION process: ``run(argv)`` gives what one ``python -m core *argv`` would (returncode, stdout, stderr)."""
+
+    def __init__(self, env, ray: bool = True):
+        self.proc = subprocess.Popen([sys.executable, "-c", SESSION, *(["ray"] if ray else [])], cwd=ROOT, env=env, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def run(self, argv: list[str]) -> argparse.Namespace:
+        self.proc.stdin.write(json.dumps(argv) + "\n")
+        self.proc.stdin.flush()
+        while True:  # past anything Ray or TensorFlow print on the process's own stdout
+            line = self.proc.stdout.readline()
+            assert line, f"the session process ended (status {self.proc.poll()}) at {argv}"
+            if line.startswith("@@"):
+                return argparse.Namespace(**json.loads(line[2:]))
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.mark.ray
 def test_every_offered_command_runs_or_fails_with_one_error_line(tmp_path, project_env):
     runs = tmp_path / "runs"
     elsewhere = tmp_path / "env-runs"  # $NN_PLAYGROUND_RUNS: --runs-dir must win over it, for every command
     fields = {"runs": str(runs), "cvae": ""}
     commands = sorted(PLAN, key=lambda c: (ORDER.index(c[0]), c != ("train", "cvae")))
-    for command in commands:
-        if command not in offered_commands(build_parser()) or command[0] == "bench":  # benches: test_bench_figures
-            continue
-        expect, args, *text = PLAN[command]
-        argv = [sys.executable, "-m", "core", "--runs-dir", str(runs), *command,
-                *(a.format(**fields) for a in args)]
-        if command[0] == "train":
-            argv.append("--json")
-        out = subprocess.run(argv, cwd=ROOT, env=project_env(elsewhere), capture_output=True, text=True,
-                             timeout=600)
-        if expect == "error":
-            assert_one_error_line(out, text[0])
-            continue
-        assert out.returncode == 0, (command, out.stderr[-3000:])
-        assert "Traceback" not in out.stderr, (command, out.stderr[-3000:])
-        if command[0] == "train":
-            result = json.loads(out.stdout)
-            assert result["status"] == "done" and Path(result["path"]).parent == runs, (command, result)
-            if command == ("train", "cvae"):
-                fields["cvae"] = result["run_id"]
-            if command == ("train", "latent"):
-                assert 0 <= result["metrics"]["test_accuracy"] <= 1
+    env = {**project_env(elsewhere)}
+    env.pop("RAY_ADDRESS", None)
+    session = _Session(env)
+    try:
+        for command in commands:
+            if command not in offered_commands(build_parser()) or command[0] == "bench":  # benches: test_bench_figures
+                continue
+            expect, args, *text = PLAN[command]
+            argv = ["--runs-dir", str(runs), *command, *(a.format(**fields) for a in args)]
+            if command[0] == "train":
+                argv.append("--json")
+            out = session.run(argv)
+            if expect == "error":
+                assert_one_error_line(out, text[0])
+                continue
+            assert out.returncode == 0, (command, out.stderr[-3000:])
+            assert "Traceback" not in out.stderr, (command, out.stderr[-3000:])
+            if command[0] == "train":
+                result = json.loads(out.stdout)
+                assert result["status"] == "done" and Path(result["path"]).parent == runs, (command, result)
+                if command == ("train", "cvae"):
+                    fields["cvae"] = result["run_id"]
+                if command == ("train", "latent"):
+                    assert 0 <= result["metrics"]["test_accuracy"] <= 1
+    finally:
+        session.close()
     assert not elsewhere.exists(), "a command wrote to $NN_PLAYGROUND_RUNS although --runs-dir was given"
 
 
@@ -136,9 +194,10 @@ def _check_rerun(f):
 
 
 def _check_sweep(f):
-    # 8 Iris trials of 1 epoch (--images 2400) at concurrency 1 and 2: every trial done each time (16.8 s and
-    # 16.6 s seen: the workers' TensorFlow import dominates such short trials, so no bar on the ratio here).
-    assert f["trials"] == 8 and f["done"] == [8, 8], f
+    # 2 Iris trials of 1 epoch (--images 2400 --trials 2) at concurrency 1 and 2: every trial done each time (8
+    # trials took 16.8 s and 16.6 s: the workers' TensorFlow import dominates such short trials, so no bar on the
+    # ratio here).
+    assert f["trials"] == 2 and f["done"] == [2, 2], f  # a failed trial's error is in the printed report
     assert f["concurrency_1_s"] > 0 and f["concurrency_2_s"] > 0 and f["ratio"] > 0
 
 
@@ -196,6 +255,8 @@ def test_every_bench_has_a_check_of_its_figures():
     (["class", "--repeats", "2"], "--repeats is an option of bench cnn and cvae only"),
     (["cnn", "--repeats", "0"], "--repeats must be at least 1, got 0"),
     (["sweep", "--train-size", "10"], "--train-size is an option of bench class only"),
+    (["iris", "--trials", "2"], "--trials is an option of bench sweep only"),
+    (["sweep", "--trials", "3"], "--trials must be 2, 4, 6 or 8 (learning rates x 2 seeds), got 3"),
 ])
 def test_a_bench_option_of_another_bench_is_one_error_line(args, text, project_env, tmp_path):
     out = subprocess.run([sys.executable, "-m", "core", "bench", *args], cwd=ROOT, env=project_env(tmp_path),
@@ -203,19 +264,39 @@ def test_a_bench_option_of_another_bench_is_one_error_line(args, text, project_e
     assert_one_error_line(out, text)
 
 
+@pytest.fixture(scope="module")
+def bench_session(tmp_path_factory, project_env):
+    """One SESSION process (no Ray) for the benches that need none: TensorFlow is imported once for all of them.
+    Its temporary files go to a folder of its own (``TMPDIR``), so that a bench that leaves one behind is seen."""
+    folder = tmp_path_factory.mktemp("bench-session")
+    env = {**project_env(folder / "env-runs"), "TMPDIR": str(folder / "tmp")}
+    (folder / "tmp").mkdir()
+    session = _Session(env, ray=False)
+    yield session, folder
+    session.close()
+
+
 # bench class's figures are checked by _check_class in tests/test_cli_executor.py, on bench_class() called there (the
-# same figures, two owners, without a third start of Ray and TensorFlow for it)
+# same figures, two owners, without a third start of Ray and TensorFlow for it). bench sweep runs as a `python -m core`
+# process of its own (it starts and stops a local Ray); the others in bench_session, as `python -m core` would run them.
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.ray) if n == "sweep" else n
                                   for n in BENCHES if n != "class"])
-def test_bench_figures(name, tmp_path, project_env):
-    """``python -m core bench NAME --json`` at the PLAN's settings: status 0, no traceback, figures that hold."""
-    elsewhere = tmp_path / "env-runs"
-    argv = [sys.executable, "-m", "core", "--runs-dir", str(tmp_path / "runs"), "bench", name,
-            *PLAN[("bench", name)][1], "--json"]
-    out = subprocess.run(argv, cwd=ROOT, env=project_env(elsewhere), capture_output=True, text=True, timeout=600)
+def test_bench_figures(name, tmp_path, project_env, request):
+    """``python -m core bench NAME --json`` at the PLAN's settings: status 0, no traceback, figures that hold, no
+    temporary file left behind."""
+    argv = ["--runs-dir", str(tmp_path / "runs"), "bench", name, *PLAN[("bench", name)][1], "--json"]
+    if name == "sweep":
+        elsewhere = tmp_path / "env-runs"
+        out = subprocess.run([sys.executable, "-m", "core", *argv], cwd=ROOT, env=project_env(elsewhere),
+                             capture_output=True, text=True, timeout=600)
+    else:
+        session, folder = request.getfixturevalue("bench_session")
+        elsewhere = folder / "env-runs"
+        out = session.run(argv)
+        assert not list((folder / "tmp").glob("bench-*")), sorted((folder / "tmp").iterdir())  # removed
     assert out.returncode == 0 and "Traceback" not in out.stderr, (name, out.stderr[-3000:])
     figures = json.loads(out.stdout.strip().splitlines()[-1])  # the figures come last, after the printed report
-    print(f"\nbench {name}: {figures}")
+    print(f"\nbench {name}:\n{out.stdout}")  # its report, shown should a check fail
     if name not in BENCH_CHECKS:
         pytest.fail(f"bench {name}: no check of its figures in BENCH_CHECKS")
     BENCH_CHECKS[name](figures)

@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="class only: training images per owner instead of the Quick preset's (a quick check)")
     bench.add_argument("--repeats", type=int, default=None,
                        help=f"{' and '.join(REPEATED)} only: measurements of each side, the best counts (default 3)")
+    bench.add_argument("--trials", type=int, default=None,
+                       help="sweep only: trials per concurrency, an even number from 2 to 8 (default 8; a quick check)")
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(handler=cmd_bench)
 
@@ -107,6 +109,10 @@ def cmd_bench(args) -> int:
         return fail(f"--repeats is an option of bench {' and '.join(REPEATED)} only")
     if args.repeats is not None and args.repeats < 1:
         return fail(f"--repeats must be at least 1, got {args.repeats}")
+    if args.trials is not None and args.kind != "sweep":
+        return fail("--trials is an option of bench sweep only")
+    if args.trials is not None and args.trials not in (2, 4, 6, 8):
+        return fail(f"--trials must be 2, 4, 6 or 8 (learning rates x 2 seeds), got {args.trials}")
     if args.kind == "class":
         try:
             figures = bench_class(args.images, overrides=None if args.train_size is None else
@@ -114,7 +120,7 @@ def cmd_bench(args) -> int:
         except ValueError as err:  # a bad --images or --train-size, said before anything starts
             return fail(str(err))
     else:
-        figures = run_bench(args.kind, n_images=args.images, repeats=args.repeats)
+        figures = run_bench(args.kind, n_images=args.images, repeats=args.repeats, trials=args.trials)
     if args.json:
         print(json.dumps(figures, default=str))
     return 0

@@ -221,7 +221,8 @@ def bench_sweep(n_images: int | None = None, trials: int = 8, epochs: int | None
     4 learning rates x 2 seeds, 40 epochs each (the portfolio's other settings), one CPU per trial, measured one
     after the other in one process once Ray has started. Each sweep starts its own workers (TensorFlow's import,
     several seconds, counts in both); trials long enough that the training, which runs in parallel, dominates.
-    ``n_images`` (``--images``): training examples per trial instead, 2,400 per epoch (a quick check).
+    ``n_images`` (``--images``): training examples per trial instead, 2,400 per epoch; ``trials`` (``--trials``):
+    fewer learning rates (a quick check).
     """
     epochs = epochs or (max(1, round(n_images / 2400)) if n_images else 40)
     connect.ensure_ray("local")  # this machine, whatever $RAY_ADDRESS says
@@ -239,6 +240,8 @@ def bench_sweep(n_images: int | None = None, trials: int = 8, epochs: int | None
                 done[concurrency] = snap["counts"]["done"]
             print(f"  concurrency {concurrency}: {len(snap['trials'])} trials, {snap['counts']['done']} done, "
                   f"{seconds[concurrency]:.1f} s", flush=True)
+            for trial in (t for t in snap["trials"] if t["status"] != "done"):  # what went wrong, said
+                print(f"    trial {trial['status']}: {trial['error'] or snap.get('error')}", flush=True)
     finally:
         connect.shutdown()
     figures = {"trials": len(snap["trials"]), "epochs": epochs, "concurrency_1_s": seconds[1],
@@ -278,5 +281,6 @@ REPEATED = ("cnn", "cvae")
 """The benches that measure each side several times, interleaved, and keep the best (``--repeats``, default 3)."""
 
 
-def run_bench(kind: str, n_images: int | None = None, repeats: int | None = None) -> dict:
-    return BENCHES[kind](n_images) if repeats is None else BENCHES[kind](n_images, repeats=repeats)
+def run_bench(kind: str, n_images: int | None = None, repeats: int | None = None, trials: int | None = None) -> dict:
+    options = {k: v for k, v in (("repeats", repeats), ("trials", trials)) if v is not None}
+    return BENCHES[kind](n_images, **options)
