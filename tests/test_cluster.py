@@ -49,6 +49,13 @@ def _event(server: subprocess.Popen) -> dict:
             return json.loads(line)
 
 
+def _kill_nodes(ray_cluster) -> None:
+    """End every node of the test's cluster at once (SIGKILL) once the test is done with it: the fixture's stop lets
+    each one end cleanly, seconds each, and nothing here asserts a clean stop."""
+    for proc in ray_cluster.procs:
+        ray_cluster.kill(proc)
+
+
 SERVER = """
 import json, sys, time
 from core.executor import Executor
@@ -99,6 +106,7 @@ def test_a_pages_training_runs_on_the_cluster_and_its_run_is_stored_here(ray_clu
     assert out.stdout.strip().splitlines()[-1].startswith("Done after 3 of 3 epochs"), out.stdout + out.stderr[-2000:]
     [run] = RunStore(runs_dir).list("iris")
     assert run.record["status"] == "done" and run.record["has_model"] and run.record["epochs_completed"] == 3
+    _kill_nodes(ray_cluster)
 
 
 def test_a_node_lost_mid_training_ends_its_job_with_a_message_and_the_next_training_works(
@@ -106,10 +114,11 @@ def test_a_node_lost_mid_training_ends_its_job_with_a_message_and_the_next_train
     ray_cluster.head(num_cpus=0)  # the head only schedules: every training runs on a joined node
     env = {**project_env(runs_dir), **{k: v for k, v in ray_cluster.env.items() if k.startswith("RAY_")},
            "RAY_ADDRESS": ray_cluster.address, "NN_PLAYGROUND_WORKER_CPUS": "2"}
-    node = ray_cluster.node(num_cpus=2)
+    # The server starts and queues its training while the node joins (the training waits for the node's CPUs).
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(runs_dir)], cwd=ROOT, env=env, text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
+        node = ray_cluster.node(num_cpus=2)
         assert _event(server)["event"] == "training"
         started = time.time()
         ray_cluster.kill(node)  # the machine that trains leaves the cluster
@@ -131,6 +140,7 @@ def test_a_node_lost_mid_training_ends_its_job_with_a_message_and_the_next_train
     finally:
         server.kill()
         server.wait(10)
+        _kill_nodes(ray_cluster)
 
 
 def test_a_cluster_gone_ends_the_running_training_with_a_message_and_keeps_the_queued_one(
