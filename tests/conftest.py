@@ -35,6 +35,7 @@ import pytest
 from tests.parallel import (
     assign_groups,
     pytest_runtest_protocol,  # noqa: F401  (a hook: quiet turns under -n 2)
+    quiet_summary,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,10 +82,28 @@ def pytest_collection_modifyitems(config, items):
         config._nnp_left_out = len(left_out)
 
 
+def _xdist_run(config) -> str | None:
+    """The test-run id xdist gives its workers (``PYTEST_XDIST_TESTRUNUID``), None without xdist."""
+    if not getattr(config.option, "numprocesses", None) or not hasattr(config.option, "testrunuid"):
+        return None
+    return config.option.testrunuid
+
+
+def pytest_configure(config):
+    """On xdist's controller: choose the test-run id itself, so it can read what the workers record under it."""
+    if (not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None)
+            and getattr(config.option, "testrunuid", "unset") is None):
+        import uuid
+
+        config.option.testrunuid = uuid.uuid4().hex
+
+
 def pytest_terminal_summary(terminalreporter, config):
     if getattr(config, "_nnp_left_out", 0):
         terminalreporter.write_line(f"everyday run: {config._nnp_left_out} browser, Ray and slow tests left out; "
                                     "`python -m pytest -q --full` runs them too")
+    if not hasattr(config, "workerinput") and (line := quiet_summary(_xdist_run(config))):
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
@@ -302,6 +321,23 @@ def _chromium():
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="session")
+def trained_owner(app_server, _chromium):
+    """``trained_owner(kind)``: the id of a browser that trained ``kind`` once through its page (the settings of
+    ``browser_support.SHARED_TRAININGS``), for tests that only need a trained model on the page: they take the id
+    with ``browser_support.as_owner`` and the page shows that browser's finished job. Trained on first use."""
+    from tests.browser_support import train_through_page
+
+    owners: dict[str, str] = {}
+
+    def owner(kind: str) -> str:
+        if kind not in owners:
+            owners[kind] = train_through_page(_chromium, app_server, kind)
+        return owners[kind]
+
+    return owner
 
 
 @pytest.fixture

@@ -11,13 +11,17 @@
   shared holders cannot starve it. A test marked ``quiet`` is alone from its fixtures' set-up to their teardown; a
   test that only times a part of what it does is alone for that part, inside ``with quiet_section():`` (its set-up,
   such as a training, shares the machine). Without xdist the lock is not taken. Either way the quiet part then
-  waits (at most 30 s) until what earlier tests left in the background has settled.
+  waits (at most 8 s) until what earlier tests left in the background has settled.
+* **What the turns cost** is recorded: for each quiet part, how long it waited for the lock (the other worker's
+  running test), for the machine to settle, and how long it held the lock; for each shared test, how long it waited
+  behind a quiet one. The run's controller prints a summary line (:func:`quiet_summary`, from ``conftest.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import tempfile
 import time
@@ -27,7 +31,8 @@ import pytest
 
 SMALL_CNN_GROUP = "cnn-small"
 QUIET_BUSY = 0.25  # a quiet test starts once the machine is less busy than this (a share of all its cores) ...
-QUIET_WAIT_SECONDS = 30  # ... or after this long
+QUIET_WAIT_SECONDS = 8  # ... or after this long (a fresh training worker's start-up settles within it; 30 s
+# was mostly waited out in full when something outside the run kept the machine busy)
 BROWSER_GROUP = "browser"
 
 
@@ -56,7 +61,7 @@ def _locked(path: Path, mode: int):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _busy_share(seconds: float = 0.5) -> float:
+def _busy_share(seconds: float = 0.25) -> float:
     """The share of the machine's CPU time in use over ``seconds`` (from ``/proc/stat``; 0 where it is missing)."""
     def sample():
         with open("/proc/stat") as f:
@@ -72,41 +77,97 @@ def _busy_share(seconds: float = 0.5) -> float:
     return 1 - (idle1 - idle0) / max(total1 - total0, 1)
 
 
-def wait_until_quiet(limit: float = QUIET_WAIT_SECONDS) -> None:
+def wait_until_quiet(limit: float = QUIET_WAIT_SECONDS) -> float:
     """Wait (at most ``limit`` seconds) until what earlier tests left running in the background (a Ray that shuts
-    down, a training finishing on the shared server) has settled: the machine under :data:`QUIET_BUSY` busy."""
-    deadline = time.monotonic() + limit
-    busy = _busy_share()  # each sample takes half a second
+    down, a training finishing on the shared server) has settled: the machine under :data:`QUIET_BUSY` busy.
+    Returns the seconds waited."""
+    start = time.monotonic()
+    deadline = start + limit
+    busy = _busy_share()  # each sample takes a quarter of a second
     while busy > QUIET_BUSY and time.monotonic() < deadline:
         busy = _busy_share()
+    return time.monotonic() - start
 
 
 _turn: dict = {}  # the running test's hold of the machine lock: its open file, and the turnstile's path
+_records: list[dict] = []  # without xdist: the quiet parts' costs, kept in this process
+
+
+def _run_base(run: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"nnp-pytest-{run}"
+
+
+def _record(**entry) -> None:
+    """Note one quiet part's (or one shared test's) waits: in the run's shared file under xdist, else in memory."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        _records.append(entry)
+        return
+    with open(_run_base(run).with_suffix(".quiet"), "a") as f:  # one short line per write: appends do not interleave
+        f.write(json.dumps(entry) + "\n")
+
+
+def quiet_summary(run: str | None) -> str | None:
+    """One line on what the quiet turns cost in this run (``run``: xdist's test-run id, None without xdist)."""
+    records = _records
+    if run:
+        path = _run_base(run).with_suffix(".quiet")
+        if not path.is_file():
+            return None
+        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    quiet = [r for r in records if r["kind"] != "shared"]
+    shared = [r for r in records if r["kind"] == "shared"]
+    if not quiet:
+        return None
+    def total(rs, key):
+        return sum(r[key] for r in rs)
+    parts = "; ".join(f"{r['test'].split('::')[-1][:40]} {r['kind']} lock {r['lock']:.1f} settle {r['settle']:.1f} "
+                      f"held {r['held']:.1f}" for r in quiet)
+    return (f"quiet turns: {len(quiet)}, lock wait {total(quiet, 'lock'):.1f} s, settle {total(quiet, 'settle'):.1f} s, "
+            f"held {total(quiet, 'held'):.1f} s; shared tests held back behind them: {len(shared)} waits, "
+            f"{total(shared, 'lock'):.1f} s [{parts}]")
 
 
 @contextlib.contextmanager
-def machine_turn(quiet: bool):
+def machine_turn(quiet: bool, test: str = ""):
     """Hold the run's machine lock for one test: alone when ``quiet``, shared otherwise (no-op without xdist); a
     quiet test then waits for the machine to settle (:func:`wait_until_quiet`)."""
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     if not run:
         if quiet:
-            wait_until_quiet()
-        yield
+            settle = wait_until_quiet()
+            start = time.monotonic()
+            try:
+                yield
+            finally:
+                _record(test=test, kind="test", lock=0.0, settle=settle, held=time.monotonic() - start)
+        else:
+            _turn.update(test=test)
+            try:
+                yield
+            finally:
+                _turn.clear()
         return
-    base = Path(tempfile.gettempdir()) / f"nnp-pytest-{run}"
+    base = _run_base(run)
     machine, turnstile = base.with_suffix(".machine"), base.with_suffix(".turnstile")
     with open(machine, "a") as handle:
+        asked = time.monotonic()
         with _locked(turnstile, fcntl.LOCK_EX):  # a quiet test waiting here holds back the next shared holder
             fcntl.flock(handle, fcntl.LOCK_EX if quiet else fcntl.LOCK_SH)
-        _turn.update(handle=handle, turnstile=turnstile, quiet=quiet)
+        lock = time.monotonic() - asked
+        _turn.update(handle=handle, turnstile=turnstile, quiet=quiet, test=test)
+        settle = 0.0
         try:
             if quiet:
-                wait_until_quiet()
+                settle = wait_until_quiet()
             yield
         finally:
             _turn.clear()
             fcntl.flock(handle, fcntl.LOCK_UN)
+            if quiet:
+                _record(test=test, kind="test", lock=lock, settle=settle, held=time.monotonic() - asked - lock - settle)
+            elif lock > 0.1:
+                _record(test=test, kind="shared", lock=lock, settle=0.0, held=0.0)
 
 
 @contextlib.contextmanager
@@ -116,23 +177,32 @@ def quiet_section():
     The shared hold is let go before the turnstile is taken, so two workers that both ask cannot wait for each other.
     """
     held = dict(_turn)
-    if not held or held["quiet"]:  # no xdist, or the whole test is quiet already
-        if not held:
-            wait_until_quiet()
-        yield
+    test = held.get("test", "")
+    if "handle" not in held or held["quiet"]:  # no xdist, or the whole test is quiet already
+        settle = 0.0 if held.get("quiet") else wait_until_quiet()
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            if not held.get("quiet"):
+                _record(test=test, kind="section", lock=0.0, settle=settle, held=time.monotonic() - start)
         return
     handle = held["handle"]
+    asked = time.monotonic()
     fcntl.flock(handle, fcntl.LOCK_UN)
     with _locked(held["turnstile"], fcntl.LOCK_EX):
         fcntl.flock(handle, fcntl.LOCK_EX)
+    lock = time.monotonic() - asked
+    settle = wait_until_quiet()
+    start = time.monotonic()
     try:
-        wait_until_quiet()
         yield
     finally:
         fcntl.flock(handle, fcntl.LOCK_SH)
+        _record(test=test, kind="section", lock=lock, settle=settle, held=time.monotonic() - start)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    with machine_turn(quiet=item.get_closest_marker("quiet") is not None):
+    with machine_turn(quiet=item.get_closest_marker("quiet") is not None, test=item.nodeid):
         yield
