@@ -67,6 +67,42 @@ def progress_text(pg, prefix: str, timeout: float = 30, other_than: str | None =
                              else "") + f" within {timeout:.0f} s; it reads {shown!r}, script {state}") from err
 
 
+OWNER_COOKIE = "nnp_owner"  # ui/session.py: the browser's id, which owns its jobs and runs
+# Trainings through a page that several tests only read: (the page and its settings, what the page shows once the
+# model is there). Each is trained once per session (conftest's ``trained_owner``) by a browser of its own; a test
+# takes that browser's id (``as_owner``) and its page finds the finished job's model at once.
+SHARED_TRAININGS = {
+    "cnn": ("MNIST_CNN?cnn.train_size=3000&cnn.epochs=1", "How well it reads MNIST"),
+    "cvae": ("CVAE?cvae.train_size=1000&cvae.epochs=1&cvae.learning_rate=0.001", "Move through the latent space"),
+}
+
+
+def train_through_page(browser, base: str, kind: str) -> str:
+    """Train ``SHARED_TRAININGS[kind]`` through its page in a browser context of its own, wait for the page to show
+    the model, check that neither the page nor the server's log complained; the context's owner id."""
+    path, shown = SHARED_TRAININGS[kind]
+    log_start = server_log_size(base)
+    context = browser.new_context(viewport={"width": 1400, "height": 2400})
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda err: errors.append(f"uncaught: {err}"))
+        start_training(page, f"{base}/{path}")
+        wait_text(page, shown, timeout=240)  # start-up and training; slower on a busy machine
+        wait_idle(page)
+        owner = next(c["value"] for c in context.cookies() if c["name"] == OWNER_COOKIE)
+    finally:
+        context.close()
+    assert errors == [], errors
+    assert server_log_problems(base, log_start) == []
+    return owner
+
+
+def as_owner(pg, base: str, owner: str) -> None:
+    """Make ``pg``'s browser the one with id ``owner`` (its cookie), before the page is opened."""
+    pg.context.add_cookies([{"name": OWNER_COOKIE, "value": owner, "url": base}])
+
+
 def drawing_canvas(pg):
     """The drawable canvas's top layer (280 x 280)."""
     return pg.locator("canvas.upper-canvas").first

@@ -22,6 +22,11 @@ from tests.browser_support import (
 
 pytestmark = pytest.mark.browser
 
+# The progress bar says a batch has been trained: "Training: epoch e of n, batch b of m" with e > 1 or b > 0.
+BATCH_TRAINED = """() => { const el = document.querySelector("[data-testid='stProgress']");
+  const m = el && el.innerText.match(/^Training: epoch (\\d+) of \\d+, batch (\\d+) of/);
+  return !!m && (Number(m[1]) > 1 || Number(m[2]) > 0); }"""
+
 # (page path, settings of its quickest honest training, the Train button's label)
 TOURS = [
     ("Iris", "iris.epochs=200", "Train"),
@@ -49,6 +54,8 @@ def test_every_page_trains_reloads_and_stops_with_a_clean_console_and_log(app_se
         page.reload()
         wait_idle(page, timeout=120)
         progress_text(page, "Training", timeout=120)  # the reloaded page finds its running job
+        # Stop once a batch has been trained (a Stop before the first ends the job with nothing kept: another message)
+        page.wait_for_function(BATCH_TRAINED, timeout=120_000)
         stop = stop_button(page)
         assert stop.is_enabled()
         stop.click()

@@ -1,12 +1,13 @@
 """Browser test of the CNN page's lessons: fool the CNN with the ε slider (its rerun timed in the page), then
-correct a drawing and see it join "my digits" (a tiny CNN trained first, as in test_browser_models.py)."""
+correct a drawing and see it join "my digits" (the tiny CNN trained through the page once per session, which
+test_browser_models.py reads too: conftest's ``trained_owner``)."""
 
 import re
 import statistics
 
 import pytest
 
-from tests.browser_support import draw_stroke, drawing_canvas, start_training, wait_text
+from tests.browser_support import SHARED_TRAININGS, as_owner, draw_stroke, drawing_canvas, open_page, wait_text
 from tests.parallel import quiet_section
 
 pytestmark = pytest.mark.browser
@@ -45,10 +46,11 @@ def _perturbed(page) -> tuple[str, int]:
     return eps, int(digit)
 
 
-def test_fool_the_cnn_and_correct_a_drawing(app_server, browser_page):
+def test_fool_the_cnn_and_correct_a_drawing(app_server, browser_page, trained_owner):
     page = browser_page
-    start_training(page, f"{app_server}/MNIST_CNN?cnn.train_size=3000&cnn.epochs=1")
-    wait_text(page, "How well it reads MNIST", timeout=240)
+    as_owner(page, app_server, trained_owner("cnn"))
+    open_page(page, f"{app_server}/{SHARED_TRAININGS['cnn'][0]}", timeout=120)
+    wait_text(page, "How well it reads MNIST", timeout=120)  # the page finds the browser's finished job
     canvas = drawing_canvas(page)
     canvas.scroll_into_view_if_needed()
     draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])  # a "1"

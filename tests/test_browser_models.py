@@ -8,6 +8,8 @@ import zipfile
 import pytest
 
 from tests.browser_support import (
+    SHARED_TRAININGS,
+    as_owner,
     draw_stroke,
     drawing_canvas,
     metric,
@@ -64,11 +66,19 @@ def _photo_files() -> list[dict]:
     return files
 
 
-def test_cnn_page_reads_a_drawn_digit(app_server, browser_page):
+def _new_canvas(page, old) -> None:
+    """Wait until the Clear's rerun has mounted a new canvas in place of ``old`` (an element handle) and ended: a stroke
+    drawn before that is on the old canvas, and the new, empty one is what the server then reads ("no ink")."""
+    page.wait_for_function("el => !el.isConnected", arg=old, timeout=15_000)
+    wait_idle(page)
+
+
+def test_cnn_page_reads_a_drawn_digit(app_server, browser_page, trained_owner):
     page = browser_page
+    as_owner(page, app_server, trained_owner("cnn"))  # a small CNN trained through the page, shared (conftest.py)
     log_start = server_log_size(app_server)
-    start_training(page, f"{app_server}/MNIST_CNN?cnn.train_size=3000&cnn.epochs=1")
-    wait_text(page, "How well it reads MNIST", timeout=240)  # start-up and training; slower on a busy machine
+    open_page(page, f"{app_server}/{SHARED_TRAININGS['cnn'][0]}", timeout=120)
+    wait_text(page, "How well it reads MNIST", timeout=120)  # the page finds the browser's finished job
     canvas = drawing_canvas(page)
     canvas.scroll_into_view_if_needed()
     wait_text(page, "Draw a digit on the canvas")
@@ -109,9 +119,10 @@ def test_cnn_page_reads_a_drawn_digit(app_server, browser_page):
             draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])  # the toggle shows with a drawing
             explain.click()  # open now: close it; then open it again
             wait_idle(page)
+            old = canvas.element_handle()
             page.get_by_role("button", name="Clear the canvas").click()
             wait_text(page, "Draw a digit on the canvas", timeout=15)
-            wait_idle(page)
+            _new_canvas(page, old)
             pen_up, clear = [], []
             for _ in range(5):
                 # timed in the page, without polling the layout: from the pen's mouseup until a verdict is in the DOM
@@ -126,11 +137,12 @@ def test_cnn_page_reads_a_drawn_digit(app_server, browser_page):
                 assert page.evaluate(VERDICT_TEXT) == quick  # the rerun says what the quick path said
                 assert (page.get_by_text("saliency for").count() > 0) == (views == "open")
                 button = page.get_by_role("button", name="Clear the canvas")
+                old = canvas.element_handle()
                 clear.append(timed_click(page, button, "() => document.body.innerText.includes('Draw a digit on the canvas')")[1])
                 # shown at the click, and so is the empty canvas: no ink where the stroke was (the rerun mounts a new one)
                 assert page.locator("canvas.lower-canvas").first.evaluate(
                     "c => Math.max(...c.getContext('2d').getImageData(140, 60, 20, 160).data.filter((_, i) => i % 4 < 3))") == 0
-                wait_idle(page)
+                _new_canvas(page, old)
             print(f"\nCNN canvas in chromium, deeper views {views}: pen-up -> verdict median "
                   f"{statistics.median(pen_up):.0f} ms (min {min(pen_up):.0f}, max {max(pen_up):.0f}; the canvas sends "
                   f"200 ms after pen-up); Clear -> empty canvas median {statistics.median(clear):.0f} ms")
@@ -176,11 +188,12 @@ def test_cnn_page_reads_a_drawn_digit(app_server, browser_page):
     assert page.frontend_errors == []
 
 
-def test_cvae_page_decodes_where_the_user_clicks(app_server, browser_page):
+def test_cvae_page_decodes_where_the_user_clicks(app_server, browser_page, trained_owner):
     page = browser_page
+    as_owner(page, app_server, trained_owner("cvae"))  # a small CVAE trained through the page, shared (conftest.py)
     log_start = server_log_size(app_server)
-    start_training(page, f"{app_server}/CVAE?cvae.train_size=1000&cvae.epochs=1&cvae.learning_rate=0.001")
-    wait_text(page, "Move through the latent space", timeout=180)
+    open_page(page, f"{app_server}/{SHARED_TRAININGS['cvae'][0]}", timeout=120)
+    wait_text(page, "Move through the latent space", timeout=120)  # the page finds the browser's finished job
     pad = page.locator("canvas.pad").first
     pad.scroll_into_view_if_needed()
     box = pad.bounding_box()

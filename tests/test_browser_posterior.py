@@ -5,7 +5,15 @@ import re
 
 import pytest
 
-from tests.browser_support import draw_stroke, drawing_canvas, open_page, start_training, train_button, wait_text
+from tests.browser_support import (
+    SHARED_TRAININGS,
+    as_owner,
+    draw_stroke,
+    drawing_canvas,
+    open_page,
+    train_button,
+    wait_text,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -22,10 +30,12 @@ def _posterior_plots(page, title: str, count: int):
     return page.evaluate(f"({TRACES})({title!r})")
 
 
-def test_a_drawn_digit_shows_its_posterior_and_two_betas_side_by_side(app_server, browser_page):
+def test_a_drawn_digit_shows_its_posterior_and_two_betas_side_by_side(app_server, browser_page, trained_owner):
     page = browser_page
-    start_training(page, f"{app_server}/CVAE?{SMALL}&cvae.beta=1")
-    wait_text(page, "Train a second run with another β", timeout=240)  # one run: nothing to compare yet
+    # the first run (β = 1): the small CVAE trained through the page once per session (conftest's trained_owner)
+    as_owner(page, app_server, trained_owner("cvae"))
+    open_page(page, f"{app_server}/{SHARED_TRAININGS['cvae'][0]}", timeout=120)
+    wait_text(page, "Train a second run with another β", timeout=120)  # one run: nothing to compare yet
     # The new view finds the finished model (this browser's job) and computes its page: slow on a busy machine.
     open_page(page, f"{app_server}/CVAE?{SMALL}&cvae.beta=4", timeout=240)
     train_button(page).click()
