@@ -80,8 +80,10 @@ say(event="after", status=after.progress.snapshot()["status"], error=after.progr
 
 LOST = """
 import json, sys, time
+import core.executor.dispatch
 from core.executor import Executor
 from core.store import RunStore
+core.executor.dispatch.LOST_AFTER = 5.0  # Ray taken for gone after 5 s of failing beats, not 15: the same path, sooner
 store = RunStore(sys.argv[1])
 executor = Executor()
 first = executor.submit("iris", {"epochs": 200}, store=store, owner="ann")
