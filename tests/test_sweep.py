@@ -246,19 +246,21 @@ def test_a_sweep_runs_on_a_separate_ray_cluster(ray_cluster, runs_dir, project_e
     runs = sweep_stats.sweep_runs(RunStore(runs_dir), result["sweep"])
     assert len(runs) == 2 and all(r["status"] == DONE and r["has_model"] for r in runs)
     assert "the Ray cluster at " + ray_head in out.stderr
+    for proc in ray_cluster.procs:  # at once (the fixture's clean stop takes seconds; nothing asserts it here)
+        ray_cluster.kill(proc)
 
 
 def test_a_local_ray_outlives_the_sweep_that_started_it(tmp_path, project_env):
     """Ray's local services die with the *thread* that started them (PR_SET_PDEATHSIG): started from a sweep's own
     thread, they were killed when that sweep ended, and Ray then ended the whole process (the web server) a minute
-    later. Two sweeps in one fresh process, with a pause between, must both finish."""
+    later. Two sweeps (of one trial each) in one fresh process, with a pause between, must both finish."""
     code = (
         "import time, ray\n"
         "from core.store import RunStore\n"
         "from core.sweep import Sweep, SweepSpec\n"
         f"store = RunStore({str(tmp_path / 'runs')!r})\n"
         "for i in range(2):\n"
-        "    s = Sweep(SweepSpec('iris', base={'epochs': 1, 'repeat': 1}, vary={'learning_rate': [1e-3, 1e-2]}),"
+        "    s = Sweep(SweepSpec('iris', base={'epochs': 1, 'repeat': 1}, vary={'learning_rate': [1e-2]}),"
         " store).start()\n"
         "    assert s.wait(180), 'the sweep did not end'\n"
         "    print('done', s.snapshot()['counts']['done'], flush=True)\n"
@@ -268,4 +270,4 @@ def test_a_local_ray_outlives_the_sweep_that_started_it(tmp_path, project_env):
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
                          env=project_env(tmp_path / "runs"), capture_output=True, text=True, timeout=400)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.count("done 2") == 2, out.stdout + out.stderr[-2000:]
+    assert out.stdout.count("done 1") == 2, out.stdout + out.stderr[-2000:]
