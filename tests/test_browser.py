@@ -22,7 +22,6 @@ from tests.browser_support import (
     wait_idle,
     wait_text,
 )
-from tests.parallel import quiet_section
 
 pytestmark = pytest.mark.browser
 
@@ -108,6 +107,9 @@ def test_curves_grow_while_training_then_accuracy_and_predictions(app_server, br
     assert _slider(page, "petal width").input_value() == "0"
 
 
+# Asserts README's latency bar: alone on the machine under -n 2, its 5-epoch training too (measured right after it,
+# quiet only around the key presses, the median missed the bar once: 226 ms).
+@pytest.mark.quiet
 def test_predict_slider_latency(app_server, browser_page):
     """Time from a key press on a predict-panel slider to the new prediction text: README's bar for a slider of a
     fragment, < 200 ms (the ε slider's; README's row for this one: median 79-120 ms)."""
@@ -119,15 +121,14 @@ def test_predict_slider_latency(app_server, browser_page):
     _slider(page, "petal length").focus()
     wait_idle(page)
     times = []
-    with quiet_section():  # README's latency bar: measured alone on the machine under -n 2 (the training shares it)
-        for _ in range(10):
-            before = result.inner_text()
-            start = time.perf_counter()
-            page.keyboard.press("ArrowRight")
-            page.wait_for_function("([el, b]) => el.innerText !== b", arg=[result.element_handle(), before],
-                                   timeout=10_000)
-            times.append((time.perf_counter() - start) * 1000)
-            time.sleep(0.2)
+    for _ in range(10):
+        before = result.inner_text()
+        start = time.perf_counter()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("([el, b]) => el.innerText !== b", arg=[result.element_handle(), before],
+                               timeout=10_000)
+        times.append((time.perf_counter() - start) * 1000)
+        time.sleep(0.2)
     median = statistics.median(times)
     print(f"\npredict-panel slider (ArrowRight) -> updated prediction in chromium: median {median:.0f} ms, "
           f"min {min(times):.0f} ms, max {max(times):.0f} ms over {len(times)} presses")

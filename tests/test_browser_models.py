@@ -164,8 +164,10 @@ def test_cnn_page_reads_a_drawn_digit(app_server, browser_page, trained_owner):
     # crops, about 1.5% of real digits).
     for _name, stroke in (("a straight line", [(40 + 10 * i, 140) for i in range(21)]),
                          ("a zigzag scribble", [(40 + 20 * i, 80 if i % 2 else 200) for i in range(11)])):
+        old = canvas.element_handle()
         page.get_by_role("button", name="Clear the canvas").click()
         wait_text(page, "Draw a digit on the canvas", timeout=15)
+        _new_canvas(page, old)
         draw_stroke(page, canvas, stroke)
         page.wait_for_function("""() => { const el = document.querySelector('.st-key-cnn_verdict_drawing');
             return el && /does not look like a digit/.test(el.innerText) && !el.dataset.provisional; }""",
@@ -178,9 +180,10 @@ def test_cnn_page_reads_a_drawn_digit(app_server, browser_page, trained_owner):
     page.get_by_text("Saved models: load, download, upload").click()
     page.get_by_role("button", name="Load this run").click()
     wait_idle(page)
+    old = canvas.element_handle()
     page.get_by_role("button", name="Clear the canvas").click()
     wait_text(page, "Draw a digit on the canvas", timeout=15)
-    wait_idle(page)  # the Clear's rerun mounts a new canvas: a stroke drawn before it ends is on the old one
+    _new_canvas(page, old)  # the Clear's rerun mounts a new canvas: a stroke drawn before it ends is on the old one
     draw_stroke(page, canvas, [(150, 40 + 8 * i) for i in range(26)])
     page.wait_for_function("""() => { const el = document.querySelector('.st-key-cnn_verdict_drawing');
         return el && /It reads|Not sure/.test(el.innerText) && !el.dataset.provisional; }""", timeout=15_000)
