@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -237,6 +238,10 @@ def ray_cluster(tmp_path):
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+# A progress line once a batch has been trained: a Stop from then on keeps the model (before it: nothing is kept).
+BATCH_TRAINED = re.compile(r"Training: epoch (?:[2-9]|\d\d+)|Training: epoch 1 of \d+, batch [1-9]")
 
 
 def wait_for(predicate, timeout: float, what: str = "the condition", every=None, poll: float = 0.05) -> None:

@@ -90,7 +90,6 @@ def test_a_queued_job_shows_its_place_and_stop_cancels_it_at_once(executor, runs
     assert store.get(snap["run_id"])["status"] == STOPPED and [r.run_id for r in store.list()] == [snap["run_id"]]
 
 
-@pytest.mark.quiet  # asserts README's latency bar: alone on the machine under -n 2
 def test_a_stop_before_the_first_batch_ends_the_job_at_once_and_the_next_training_works(executor, runs_dir):
     """Loading the data and tracing the training graph take seconds that a stop cannot cut short, and nothing is
     trained yet to keep: Stop ends the job and its worker process at once; a fresh worker is warmed in its place."""

@@ -15,6 +15,7 @@ import pytest
 from core.iris.data import EXAMPLES
 from core.progress import Progress
 from core.store import RunStore
+from tests.conftest import BATCH_TRAINED
 from ui.training_panel import status_line
 
 # How long a page may take to get somewhere (a training of a few seconds): generous, because a CI machine can be
@@ -208,8 +209,7 @@ def test_stop_keeps_the_model_and_says_so(runs_dir, app_page):
     at.run()
     assert at.sidebar.slider(key="iris.epochs").value == 200
     at.button(key="iris.train").click().run()
-    _run_until(at, lambda a: re.match(r"Training: epoch (?:[2-9]|\d\d+)|Training: epoch 1 of 200, batch [1-9]",
-                                       _progress(a)))  # a batch trained (before it: the test below)
+    _run_until(at, lambda a: BATCH_TRAINED.match(_progress(a)))  # a batch trained (before it: the test below)
     # 200 epochs outlast this rerun, so the race-free place to check: one job at a time per page and session
     assert at.button(key="iris.train").disabled is True and at.button(key="iris.stop").disabled is False
     at.button(key="iris.stop").click().run()

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from core.store import RunStore
+from tests.conftest import BATCH_TRAINED
 
 pytestmark = pytest.mark.ray  # every training goes through the executor's Ray workers
 
@@ -47,7 +48,7 @@ def test_two_browsers_do_not_see_each_others_jobs(app_page, runs_dir):
     reloaded = _iris(app_page, owner=my_id)  # a new session of the same browser: the cookie brings the same id
     assert _buttons(reloaded) == (False, True) and _progress(reloaded)
     deadline = time.time() + 120  # a worker process starts it (the first time: Ray and TensorFlow start too)
-    while not _progress(reloaded).startswith("Training") and time.time() < deadline:
+    while not BATCH_TRAINED.match(_progress(reloaded)) and time.time() < deadline:  # a Stop keeps it from then on
         time.sleep(0.25)
         reloaded.run()
 
