@@ -175,6 +175,9 @@ def _check_cnn(f):
     assert all(v > 0 for side in f["all_measurements"].values() for v in side), f["all_measurements"]
     assert f["project_float32_images_per_s"] > 0 and f["project_fast_images_per_s"] > 0
     assert 0 < f["roofline_fraction"] <= 1.5
+    # measured as the app trains: K steps per call, every batch's loss recorded (the bench raises when the curve
+    # lacks a point); one roofline share per repeat
+    assert f["steps_per_execution"] >= 1 and len(f["roofline_fraction_per_repeat"]) == 1 and f["spread_fast"] == 1
     assert f["canvas_prediction_ms_median"] > 0
 
 
