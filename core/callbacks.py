@@ -1,8 +1,9 @@
 """The Keras callback through which every training reports to its :class:`core.progress.Progress`.
 
 It publishes per-batch losses and per-epoch metrics, the phase (training or validating), honours stop
-requests, catches non-finite losses and weights (keeping the last good epoch's weights), and warns once
-when the loss grows by orders of magnitude before it becomes NaN.
+requests (after the current batch, without validating the unfinished epoch), catches non-finite losses and
+weights (keeping the last good epoch's weights), and warns once when the loss grows by orders of magnitude
+before it becomes NaN.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class ProgressCallback(keras.callbacks.Callback):
         self.steps = steps
         self.on_epoch = on_epoch
         self.nan_error: str | None = None
+        self.stopped_mid_epoch = False  # Stop was read between two batches: the epoch ends unfinished
         self._good_weights = None
         self._epoch = 0
         self._prev_mean = 0.0
@@ -54,6 +56,9 @@ class ProgressCallback(keras.callbacks.Callback):
         self.progress.update(phase="training")
 
     def on_test_begin(self, logs=None):
+        if self.stopped_mid_epoch:  # Keras validates even a stopped epoch: one batch, not the whole set
+            self.model.stop_evaluating = True
+            return
         self.progress.update(phase="validating")
 
     def on_train_batch_end(self, batch, logs=None):
@@ -79,9 +84,10 @@ class ProgressCallback(keras.callbacks.Callback):
             self.progress.add_batch(self._epoch + (first + i) / steps, loss, first + i)
         if self.stop_event.is_set():
             self.model.stop_training = True
+            self.stopped_mid_epoch = self.steps is None or self._batches < self.steps
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.nan_error:
+        if self.nan_error or self.stopped_mid_epoch:  # a stopped epoch is not a completed one (its batches are)
             return
         logs = {k: float(v) for k, v in (logs or {}).items()}
         if not all(math.isfinite(v) for v in logs.values()):

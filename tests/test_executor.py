@@ -68,7 +68,7 @@ def test_a_queued_job_shows_its_place_and_stop_cancels_it_at_once(executor, runs
     store = RunStore(runs_dir)
     first = executor.submit("iris", {"epochs": 200}, store=store, owner="ann")
     waiting = executor.submit("iris", SMALL, store=store, owner="bob")
-    _wait_for(lambda: first.progress.counts()[0] > 0, what="the first training's batches")  # (before: test below)
+    _wait_for(lambda: first.progress.snapshot()["epoch"] >= 1, what="the first training's first epoch")
     place = waiting.waiting()
     assert (place.place, place.of) == (1, 1) and waiting.waiting_text().startswith("Queued: 1st of 1")
     waiting.stop()
@@ -86,6 +86,7 @@ def test_a_queued_job_shows_its_place_and_stop_cancels_it_at_once(executor, runs
         time.sleep(0.02)
     snap = first.progress.snapshot()
     assert snap["status"] == STOPPED and 0 < snap["epoch"] < 200
+    assert len(snap["history"]["val_loss"]) == snap["epoch"]  # the unfinished epoch is neither validated nor counted
     assert last_batch - asked < 1.0, f"batches went on for {last_batch - asked:.2f} s after Stop"
     assert store.get(snap["run_id"])["status"] == STOPPED and [r.run_id for r in store.list()] == [snap["run_id"]]
 

@@ -1,10 +1,14 @@
 """Honest status: the share done and the remaining time measured from the step rate, the phase (training,
 validating, evaluating, saving), and a warning when the loss grows by orders of magnitude before it is NaN."""
 
+import threading
+
 import keras
+import numpy as np
 import pytest
 
 from core import progress as progress_module
+from core.callbacks import ProgressCallback
 from core.progress import Progress, format_seconds, fraction_done
 from core.registry import get_task
 from core.store import RunStore
@@ -67,6 +71,39 @@ def test_the_phase_says_training_then_validating_each_epoch():
     phases = [ph for i, ph in enumerate(spy.seen) if i == 0 or spy.seen[i - 1] != ph]
     assert phases == ["training", "validating", "training", "validating"]
     assert p.snapshot()["phase"] == "done"
+
+
+class StopAt(keras.callbacks.Callback):
+    """Presses Stop after batch ``batch`` of epoch ``epoch`` (both from 0) and counts the validation batches run."""
+
+    def __init__(self, event, epoch: int, batch: int):
+        super().__init__()
+        self.event, self.at, self.epoch, self.validated = event, (epoch, batch), 0, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.validated.append(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            self.event.set()
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.validated[-1] += 1
+
+
+def test_a_stop_mid_epoch_ends_after_the_next_batch_without_validating_or_counting_that_epoch():
+    x, y = np.random.default_rng(0).normal(size=(64, 2)), np.zeros((64, 1))
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    p, event = Progress(epochs=5), threading.Event()
+    spy = StopAt(event, epoch=1, batch=0)  # of 8 batches; 8 more to validate
+    tracker = ProgressCallback(p, event, steps=8)
+    model.fit(x, y, batch_size=8, epochs=5, validation_data=(x, y), callbacks=[tracker, spy], verbose=0, shuffle=False)
+    snap = p.snapshot()
+    assert snap["epoch"] == 1 and len(snap["history"]["val_loss"]) == 1
+    assert len(snap["batch_loss"]) == 8 + 2  # read at batch 2's end (set just after the tracker saw batch 1)
+    assert spy.validated == [8, 1], spy.validated  # one batch of the stopped epoch: Keras checks after each
 
 
 def test_a_loss_that_explodes_gets_a_warning_that_is_kept_with_the_run(tmp_path):
