@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import socket
 import subprocess
 import sys
@@ -39,6 +40,37 @@ def cli(project_env):
                               capture_output=True, text=True, timeout=timeout)
 
     return run
+
+
+def _interrupted(project_env, runs, after: str) -> subprocess.CompletedProcess:
+    """``python -m core train iris --epochs 200`` interrupted (Ctrl-C) once its progress shows ``after``."""
+    proc = subprocess.Popen([sys.executable, "-m", "core", "--runs-dir", str(runs), "train", "iris", "--epochs", "200"],
+                            cwd=ROOT, env=project_env(runs), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if after in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    out = proc.communicate(timeout=TIMEOUT)[0]
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(lines) + out, "")
+
+
+@pytest.mark.parametrize("after, kept", [("epoch 2/200", True), ("training in process", False)])
+def test_ctrl_c_stops_the_training_keeping_what_was_trained(project_env, tmp_path, after, kept):
+    """Ctrl-C once epochs are done: stopped after the current batch, the model kept as a stopped run; Ctrl-C as the
+    worker starts (data loading, the graph's first trace): stopped at once, nothing to keep. Exit status 130."""
+    runs = tmp_path / "runs"
+    out = _interrupted(project_env, runs, after)
+    assert out.returncode == 130 and "status: stopped" in out.stdout, out.stdout[-2000:]
+    stored = RunStore(runs).list("iris")
+    if kept:
+        assert "saved run" in out.stdout and [r.record["status"] for r in stored] == [STOPPED]
+        assert 2 <= stored[0].record["epochs_completed"] < 200
+    elif stored:  # the first batch beat the Ctrl-C: then the model so far is kept, as above
+        assert "saved run" in out.stdout and stored[0].record["status"] == STOPPED
+    else:
+        assert "nothing was saved" in out.stdout, out.stdout[-2000:]
 
 
 def _wait_for(predicate, timeout=TIMEOUT, what="the condition", every=None):

@@ -105,7 +105,7 @@ def _wait(job, lines: ProgressLines | None) -> bool:
                 print("interrupted again: not waiting for the job any longer", file=sys.stderr, flush=True)
                 return True
             interrupted = True
-            print("interrupted: stopping the training after its current batch (the model so far is kept; Ctrl-C "
+            print("interrupted: stopping the training after its current batch (what it has trained is kept; Ctrl-C "
                   "again to stop waiting)", file=sys.stderr, flush=True)
             job.stop()
 
@@ -159,6 +159,8 @@ def _report(job, store: RunStore, as_json: bool, interrupted: bool) -> int:
         print(f"status: {out['status']}")
         if out["error"]:
             print(f"error: {out['error']}")
+        if snap["phase"] == STOPPED_EARLY:
+            print("stopped before its first batch was trained: there was nothing to keep, so nothing was saved")
         for name, value in metrics.items():
             if isinstance(value, float):
                 print(f"{name}: {value:.4f}")
