@@ -57,7 +57,7 @@ class RemoteJob:
         """A queued job leaves the queue at once; a running one stops after its current batch (the model is kept).
 
         A running job's progress says so at once (``stop_asked``: the page reads "Stopping"), before its worker,
-        which hears it within half a second, has ended the batch."""
+        which reads Stop ten times a second, has ended the batch."""
         if self.state == RUNNING and self.running:
             self.progress.update(stop_asked=time.time())
         self.executor.stop(self)

@@ -63,26 +63,27 @@ class _Publisher:
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._loop, name=f"publish-{job_id}", daemon=True)
 
-    def send(self) -> None:
+    def _ask(self, call) -> bool | None:
+        """The mailbox's answer to ``call()`` (whether Stop was pressed: then ``stop_event`` is set), or None when the
+        server is busy or gone: the next round asks again, and a publish sends what this one did not."""
         import ray
 
+        try:
+            stopped = ray.get(call(), timeout=30)
+        except Exception:
+            return None
+        if stopped:
+            self.stop_event.set()
+        return stopped
+
+    def send(self) -> None:
         counts = self.progress.counts()
         delta = self.progress.since(*self.seen)
-        try:
-            if ray.get(self.mailbox.publish.remote(self.job_id, delta), timeout=30):
-                self.stop_event.set()
+        if self._ask(lambda: self.mailbox.publish.remote(self.job_id, delta)) is not None:
             self.seen = counts
-        except Exception:  # the server is busy or gone: the next round sends what this one did not
-            pass
 
     def poll_stop(self) -> None:
-        import ray
-
-        try:
-            if ray.get(self.mailbox.stopped.remote(self.job_id), timeout=30):
-                self.stop_event.set()
-        except Exception:  # as in send: asked again on the next round
-            pass
+        self._ask(lambda: self.mailbox.stopped.remote(self.job_id))
 
     def _loop(self) -> None:
         # Quick until the first batch's loss has gone out (the visitor waits for the first point of the curve) and
