@@ -49,6 +49,8 @@ class ProgressCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._good_weights = self.model.get_weights()
+        if self.step_losses is not None:
+            self.step_losses.mark()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch

@@ -24,7 +24,7 @@ class StepLosses:
         self.buffer = tf.Variable(tf.zeros(self.k), trainable=False, name="step_losses")  # outside any graph
         model.steps_per_execution = self.k
         model.train_function = None  # made again with K steps per call at the next fit
-        self._read = int(model.optimizer.iterations.numpy())  # steps whose losses were read
+        self.mark()  # steps whose losses were read
         original = model.compute_loss
 
         def compute_loss(x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -35,6 +35,16 @@ class StepLosses:
             return loss
 
         model.compute_loss = compute_loss
+
+    @classmethod
+    def for_model(cls, model, k: int) -> StepLosses | None:
+        """Installed on ``model`` when it is to run ``k`` > 1 steps per call; None for one step per call (the running
+        mean tells each batch's loss then) or under a multi-device strategy (the buffer is one device's)."""
+        return cls(model, k) if k > 1 and not tf.distribute.has_strategy() else None
+
+    def mark(self) -> None:
+        """Losses count from here: steps run before (a warm-up fit without the progress callback) are not read."""
+        self._read = int(self.model.optimizer.iterations.numpy())
 
     def read(self) -> list[float]:
         """The losses of the training steps run since the last read (at most K), oldest first. Counted on the

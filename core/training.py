@@ -106,8 +106,7 @@ def run_training(
             model = task.build(params, prepared)
             if free_graphs:
                 build_training_state(model, prepared.train)
-            step_losses = (StepLosses(model, task.steps_per_execution)  # (not under a multi-device strategy)
-                           if task.steps_per_execution > 1 and not tf.distribute.has_strategy() else None)
+            step_losses = StepLosses.for_model(model, task.steps_per_execution)
         if stop_event.is_set():
             progress.finish(STOPPED, error=None)
             return TrainResult(STOPPED, None, params, prepared=prepared)

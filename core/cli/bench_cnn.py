@@ -48,7 +48,7 @@ class _AsTheAppTrains:
         from core.step_losses import StepLosses
 
         self.model, self.k = model, get_task("cnn").steps_per_execution
-        self.step_losses = StepLosses(model, self.k) if self.k > 1 else None
+        self.step_losses = StepLosses.for_model(model, self.k)
         self.progress = Progress(epochs=1)
         self.callback = ProgressCallback(self.progress, threading.Event(), None, step_losses=self.step_losses)
 
