@@ -3,6 +3,8 @@
 import re
 import sys
 
+from ui.session import OWNER_COOKIE  # the browser's id, which owns its jobs and runs
+
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
@@ -67,7 +69,6 @@ def progress_text(pg, prefix: str, timeout: float = 30, other_than: str | None =
                              else "") + f" within {timeout:.0f} s; it reads {shown!r}, script {state}") from err
 
 
-OWNER_COOKIE = "nnp_owner"  # ui/session.py: the browser's id, which owns its jobs and runs
 # Trainings through a page that several tests only read: (the page and its settings, what the page shows once the
 # model is there). Each is trained once per session (conftest's ``trained_owner``) by a browser of its own; a test
 # takes that browser's id (``as_owner``) and its page finds the finished job's model at once.
@@ -90,12 +91,17 @@ def train_through_page(browser, base: str, kind: str) -> str:
         start_training(page, f"{base}/{path}")
         wait_text(page, shown, timeout=240)  # start-up and training; slower on a busy machine
         wait_idle(page)
-        owner = next(c["value"] for c in context.cookies() if c["name"] == OWNER_COOKIE)
+        owner = owner_of(context)
     finally:
         context.close()
     assert errors == [], errors
     assert server_log_problems(base, log_start) == []
     return owner
+
+
+def owner_of(context) -> str | None:
+    """A browser context's owner id (its cookie, which owns its jobs and runs), once a page has set it."""
+    return next((c["value"] for c in context.cookies() if c["name"] == OWNER_COOKIE), None)
 
 
 def as_owner(pg, base: str, owner: str) -> None:

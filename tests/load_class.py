@@ -121,11 +121,6 @@ def switch(pg) -> float:
     return bs.timed_click(pg, link, SHOWN, [PAGES[to], bs.IDLE], timeout=120)[1]
 
 
-def owner_of(pg) -> str | None:
-    """The visitor's owner id (the ``nnp_owner`` cookie), once its page has set it."""
-    return next((c["value"] for c in pg.context.cookies() if c["name"] == "nnp_owner"), None)
-
-
 def stop(pg) -> dict:
     """The stopper's Stop: ms in its page from the click to the bar saying "Stopping" (taken), and to the training
     loop's end (the bar names what the kept model goes through, "Stopping: evaluating ...", or says "Stopped")."""
@@ -176,14 +171,14 @@ def drive(args, url: str, server: psutil.Process, runs: Path, own_run: str, quer
         for pg in visitors:
             bs.train_button(pg).click()
         out["clicks_s"] = round(time.time() - t0, 2)
-        owners = [owner_of(pg) for pg in visitors]
+        owners = [bs.owner_of(pg.context) for pg in visitors]
         texts = [{"queued": [], "last": None, "waited": False} for _ in visitors]
         load, appeared = {"pen_up": [], "switch": []}, {}  # appeared: run id -> s after the first click
         stops: list = []  # the stopper's Stop (see stop())
         store, turn, ended = RunStore(runs), 0, 0
         while len(appeared) < args.visitors and time.time() - t0 < args.timeout and ended < 3:
             beat = time.time()
-            owners = [o or owner_of(pg) for o, pg in zip(owners, visitors)]  # a cookie set after the clicks
+            owners = [o or bs.owner_of(pg.context) for o, pg in zip(owners, visitors)]  # a cookie set after the clicks
             for pg, t in zip(visitors, texts):  # what each training visitor's progress bar says
                 with contextlib.suppress(Exception):
                     if text := pg.evaluate(BAR):
