@@ -39,12 +39,10 @@ def spin(windows: int = 40, seconds: float = 0.5) -> list[float]:
 
 def cnn_repeats(repeats: int) -> list[tuple[float, float]]:
     import core  # noqa: F401  (oneDNN on, before TensorFlow)
-    from core.cli.bench_cnn import _cnn_bench_data
     from core.mnist.cnn import build_cnn, resolve_precision
-    from core.mnist.data import make_datasets
+    from core.mnist.data import load_mnist, make_datasets
 
-    data, x, _ = _cnn_bench_data(STEPS * BATCH * 2)
-    ds, _, _ = make_datasets(data, train_size=len(x), batch_size=BATCH)
+    ds, _, _ = make_datasets(load_mnist(), train_size=STEPS * BATCH * 2, batch_size=BATCH)
     ds = ds.repeat()
     model = build_cnn(precision=resolve_precision("auto"))
     model.fit(ds.take(1), epochs=1, verbose=0)
