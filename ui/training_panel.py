@@ -24,7 +24,10 @@ def _adopt_finished(kind: str) -> None:
     if job is None or job.running or not adopt(kind, job):
         return
     snap = job.progress.snapshot()
-    if job.model is not None and snap["status"] in FINISHED and snap["epoch"] > 0:
+    # something trained to show: a completed epoch, or a Stop after trained batches (the unfinished epoch is not
+    # counted, yet its model is the one trained so far); not a run that failed before its first good epoch
+    trained = snap["epoch"] > 0 or (snap["status"] == STOPPED and bool(snap["batch_loss"]))
+    if job.model is not None and snap["status"] in FINISHED and trained:
         label = snap["run_id"] or "unsaved run"
         set_current(kind, Current(job.model, job.params, snap["metrics"], snap["run_id"], label, snap["status"]))
 
