@@ -45,7 +45,9 @@ def cli(project_env):
 def _interrupted(project_env, runs, after: str) -> subprocess.CompletedProcess:
     """``python -m core train iris --epochs 200`` interrupted (Ctrl-C) once its progress shows ``after``."""
     proc = subprocess.Popen([sys.executable, "-m", "core", "--runs-dir", str(runs), "train", "iris", "--epochs", "200"],
-                            cwd=ROOT, env=project_env(runs), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=ROOT, env=project_env(runs), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            # as from a terminal: a shell that starts a job in the background (CI) ignores Ctrl-C in it
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     for line in proc.stdout:
         lines.append(line)
