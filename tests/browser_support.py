@@ -115,11 +115,17 @@ def drawing_canvas(pg):
 
 
 def draw_stroke(pg, canvas, points) -> None:
-    # After Clear the canvas is a new component: the old one may still be found, then vanish. Wait for a box.
+    """Draw one stroke through ``points`` (pixels from the canvas's top left corner) once the canvas holds still.
+
+    After Clear the canvas is a new component: the old one may still be found, then vanish. And after a page's first
+    reruns, content above the canvas (images, charts) may still change height: a stroke aimed at where the canvas was
+    a moment ago misses it (seen: a first stroke after loading the CNN page never reached the canvas). So wait until
+    its box is the same 100 ms apart."""
+    box = None
     for _ in range(100):
         canvas.wait_for(state="visible")
-        box = canvas.bounding_box()
-        if box is not None:
+        previous, box = box, canvas.bounding_box()
+        if box is not None and box == previous:
             break
         pg.wait_for_timeout(100)
     x0, y0 = box["x"], box["y"]
