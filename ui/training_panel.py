@@ -68,16 +68,30 @@ def status_line(snap: dict, waiting: str = "") -> str:
     return f"{phase[:1].upper()}{phase[1:]}… — {elapsed}{left}"
 
 
-def _show_progress(kind: str, extra=None) -> None:
+def _buttons(kind: str, params: dict, what: str, running: bool) -> None:
+    left, right, _ = st.columns([1, 1, 3] if not what else [2, 2, 2])
+    left.button(f"Train {what}".strip(), type="primary", disabled=running, key=f"{kind}.train", width="stretch", on_click=_start,
+                args=(kind, params))
+    right.button(f"Stop {what}".strip(), disabled=not running, key=f"{kind}.stop", width="stretch", on_click=_stop, args=(kind,))
+    if st.session_state.get(f"{kind}.train_error"):
+        st.error(st.session_state[f"{kind}.train_error"])
+
+
+def _panel(kind: str, params: dict, extra, what: str, live: bool) -> None:
+    """The fragment: the buttons and the progress. A click on Stop reruns only this (under a class's load a full
+    CNN page took seconds to say "Stopping"); a job that starts or ends reruns the page, which turns the fragment's
+    redraws on or off (``live``) and, at the end, shows the results below."""
     job = get_job(kind)
+    running = job is not None and job.running
+    if running != live or (job is not None and job.progress.snapshot()["status"] in FINISHED
+                           and not adopted(kind, job)):
+        # Asked for before this run draws anything, so no element of it is left half-replaced by the full run's.
+        st.rerun()
+    _buttons(kind, params, what, running)
     if job is None:
         st.info("Set the hyper-parameters and press **Train**: the curves appear here while it learns.")
         return
     snap = job.progress.snapshot()
-    if snap["status"] in FINISHED and not adopted(kind, job):
-        # It just ended: a full run adopts its model and shows the results below the curves. Asked for before
-        # this run draws anything, so no element of it is left half-replaced by the full run's.
-        st.rerun()
     st.progress(min(max(snap["fraction"], 0.0), 1.0), text=status_line(snap, job.waiting_text()))
     if snap.get("warning"):
         st.warning(snap["warning"])  # it says to try the log-scale axis (the toggle below)
@@ -115,15 +129,8 @@ def training_panel(kind: str, params: dict, extra=None, what: str = "", refresh:
     _adopt_finished(kind)
     job = get_job(kind)
     running = job is not None and job.running
-    left, right, _ = st.columns([1, 1, 3] if not what else [2, 2, 2])
-    left.button(f"Train {what}".strip(), type="primary", disabled=running, key=f"{kind}.train", width="stretch", on_click=_start,
-                args=(kind, params))
-    right.button(f"Stop {what}".strip(), disabled=not running, key=f"{kind}.stop", width="stretch", on_click=_stop, args=(kind,))
-    if st.session_state.get(f"{kind}.train_error"):
-        st.error(st.session_state[f"{kind}.train_error"])
     # One container holds everything the fragment draws, so that its redraws can never shift (and overwrite)
     # the elements the page writes after it. (Streamlit wraps a fragment in a container of its own too, but without
     # this one a stale copy of the page's later fragments (the predict panel) was left on the page, 1 in 5 trainings.)
     with st.container():
-        st.fragment(run_every=refresh if running else None)(_show_progress)(kind, extra)
-
+        st.fragment(run_every=refresh if running else None)(_panel)(kind, params, extra, what, running)
