@@ -77,17 +77,23 @@ def test_a_queued_job_shows_its_place_and_stop_cancels_it_at_once(executor, runs
     first.stop()
     # Training stops within a second: the worker reads Stop ten times a second, the trainer ends after the current
     # batch, and once Stop was read the worker sends its progress ten times a second, so the last batch loss reaches
-    # this process within a second of the click. Evaluating and saving the model follow.
+    # this process within a second of the click, and so does the loop's end (the dispatcher beats quicker after a
+    # Stop). Evaluating and saving the model follow.
     seen = first.progress.counts()[0]
-    last_batch = asked
+    last_batch, loop_ended = asked, None
     while first.running and time.time() - asked < 30:
         if first.progress.counts()[0] != seen:
             seen, last_batch = first.progress.counts()[0], time.time()
+        if loop_ended is None and first.progress.snapshot()["phase"] not in ("training", "validating"):
+            loop_ended = time.time()
         time.sleep(0.02)
+    loop_ended = loop_ended or time.time()  # or the job's end, when evaluating and saving went by between two looks
     snap = first.progress.snapshot()
     assert snap["status"] == STOPPED and 0 < snap["epoch"] < 200
     assert len(snap["history"]["val_loss"]) == snap["epoch"]  # the unfinished epoch is neither validated nor counted
     assert last_batch - asked < 1.0, f"batches went on for {last_batch - asked:.2f} s after Stop"
+    assert loop_ended - asked < 1.0, f"the loop ended {loop_ended - asked:.2f} s after Stop"
+    print(f"\nStop -> last batch loss here {last_batch - asked:.2f} s, the loop's end here {loop_ended - asked:.2f} s")
     assert store.get(snap["run_id"])["status"] == STOPPED and [r.run_id for r in store.list()] == [snap["run_id"]]
 
 

@@ -8,6 +8,8 @@ of the page stays usable, and the job keeps running when the user visits another
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from core.plots import curves_figure
@@ -16,6 +18,7 @@ from core.registry import get_task
 from ui.session import Current, adopt, adopted, get_job, set_current, try_start_job
 
 REFRESH_SECONDS = 0.5
+FOLLOW_STOP_SECONDS = 3.0
 
 
 def _adopt_finished(kind: str) -> None:
@@ -44,6 +47,22 @@ def _stop(kind: str) -> None:
     job = get_job(kind)
     if job is not None:
         job.stop()
+        st.session_state[f"{kind}.stopping"] = True  # this click's run follows the stop (_follow_stop)
+
+
+def _follow_stop(job, bar) -> None:
+    """After a Stop click, redraw the bar until the training loop has ended (the worker reads Stop ten times a
+    second and ends after the current batch), for at most :data:`FOLLOW_STOP_SECONDS`: the visitor sees the end
+    as soon as the server knows it, not at the fragment's next redraw. A finished job reruns the page (its results)."""
+    deadline = time.monotonic() + FOLLOW_STOP_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        snap = job.progress.snapshot()
+        if snap["status"] in FINISHED:
+            st.rerun()
+        if snap["phase"] not in ("training", "validating"):
+            bar.progress(min(max(snap["fraction"], 0.0), 1.0), text=status_line(snap))
+            return
 
 
 def status_line(snap: dict, waiting: str = "") -> str:
@@ -92,7 +111,8 @@ def _panel(kind: str, params: dict, extra, what: str, live: bool) -> None:
         st.info("Set the hyper-parameters and press **Train**: the curves appear here while it learns.")
         return
     snap = job.progress.snapshot()
-    st.progress(min(max(snap["fraction"], 0.0), 1.0), text=status_line(snap, job.waiting_text()))
+    bar = st.empty()
+    bar.progress(min(max(snap["fraction"], 0.0), 1.0), text=status_line(snap, job.waiting_text()))
     if snap.get("warning"):
         st.warning(snap["warning"])  # it says to try the log-scale axis (the toggle below)
     if snap.get("data"):
@@ -117,6 +137,8 @@ def _panel(kind: str, params: dict, extra, what: str, live: bool) -> None:
                    (f" and saved as run `{snap['run_id']}`." if snap["run_id"] else "."))
     elif snap["error"]:
         st.warning(snap["error"])
+    if st.session_state.pop(f"{kind}.stopping", False) and job.running:
+        _follow_stop(job, bar)
 
 
 def training_panel(kind: str, params: dict, extra=None, what: str = "", refresh: float = REFRESH_SECONDS) -> None:

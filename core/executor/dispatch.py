@@ -28,6 +28,7 @@ from core.sweep.spec import SweepError
 from core.threads import thread_env
 
 POLL_SECONDS = 0.25  # the dispatcher's beat: starts, progress, endings
+STOPPING_POLL_SECONDS, STOPPING_FOR = 0.05, 5.0  # a quicker beat for a while after a Stop (its end is awaited)
 LOST_AFTER = 15.0  # seconds of failing beats after which Ray is taken for gone (its running jobs end)
 WORKER_DIED = ("The worker process training this model stopped unexpectedly (killed, out of memory, or its machine "
                "left the cluster)")
@@ -51,7 +52,7 @@ class Executor:
         self._mailbox = self._mailbox_name = None
         self._turns = Turns(self.scheduler)  # sweep trials' turns (core.executor.turns)
         self._remote: dict[int, Any] = {}
-        self._node_cpus = None
+        self._node_cpus, self._hurry_until = None, 0.0
         self._thread = threading.Thread(target=self._loop, name="executor", daemon=True)
         self._thread.start()
 
@@ -86,6 +87,8 @@ class Executor:
             self._forget(job)
         elif job.running and self._mailbox is not None:
             self._mailbox.stop.remote(job.id)
+            self._hurry_until = time.monotonic() + STOPPING_FOR
+            self._wake.set()
 
     def cpus_for(self, kind: str) -> int:
         """A kind's CPUs (its declared need, capped by the largest machine and by the scheduler's total)."""
@@ -155,18 +158,17 @@ class Executor:
 
     def _task(self, cpus: int, fn):
         import ray
-
         key = (cpus, fn.__name__)
         if key not in self._remote:
-            self._remote[key] = ray.remote(num_cpus=cpus, max_retries=0,
-                                           runtime_env={"env_vars": thread_env(cpus)})(fn)
+            self._remote[key] = ray.remote(num_cpus=cpus, max_retries=0, runtime_env={"env_vars": thread_env(cpus)})(fn)
         return self._remote[key]
 
     def _loop(self) -> None:
         failing_since, next_beat = None, 0.0
         while True:  # a beat every POLL_SECONDS from the last one's start (not after its Ray calls), 50 ms apart at least
             self._wake.wait(max(next_beat - time.monotonic(), 0.05))
-            next_beat, _ = time.monotonic() + POLL_SECONDS, self._wake.clear()
+            now = time.monotonic()
+            next_beat, _ = now + (STOPPING_POLL_SECONDS if now < self._hurry_until else POLL_SECONDS), self._wake.clear()
             try:
                 self._beat()
                 failing_since = None
@@ -295,5 +297,4 @@ class Executor:
         self._write_jobs_file()
 
     def _write_jobs_file(self) -> None:
-        if self._jobs_file is not None:
-            self._jobs_file.write(self.jobs())
+        self._jobs_file.write(self.jobs()) if self._jobs_file is not None else None

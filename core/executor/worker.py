@@ -82,8 +82,8 @@ class _Publisher:
         if self._ask(lambda: self.mailbox.publish.remote(self.job_id, delta)) is not None:
             self.seen = counts
 
-    def poll_stop(self) -> None:
-        self._ask(lambda: self.mailbox.stopped.remote(self.job_id))
+    def poll_stop(self) -> bool | None:
+        return self._ask(lambda: self.mailbox.stopped.remote(self.job_id))
 
     def _loop(self) -> None:
         # Quick until the first batch's loss has gone out (the visitor waits for the first point of the curve) and
@@ -92,7 +92,8 @@ class _Publisher:
         while not self.done.wait(STOP_POLL_SECONDS):
             now = time.monotonic()
             if now < next_send:
-                self.poll_stop()
+                if self.poll_stop():
+                    next_send = 0.0  # Stop was read: the next round sends at once (the visitor waits to see the end)
                 continue
             self.send()
             quick = not self.seen[0] or self.stop_event.is_set()
