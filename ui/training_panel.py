@@ -18,6 +18,7 @@ from core.registry import get_task
 from ui.session import Current, adopt, adopted, get_job, set_current, try_start_job
 
 REFRESH_SECONDS = 0.5
+QUEUED_REFRESH_SECONDS = 1.0  # a queued job's place moves only as jobs ahead end: a class's waiting pages cost less
 FOLLOW_STOP_SECONDS = 3.0
 
 
@@ -96,23 +97,32 @@ def _buttons(kind: str, params: dict, what: str, running: bool) -> None:
         st.error(st.session_state[f"{kind}.train_error"])
 
 
-def _panel(kind: str, params: dict, extra, what: str, live: bool) -> None:
+def _state(job) -> str | None:
+    """What the panel redraws for: nothing (None), a ``"queued"`` job or a ``"running"`` one."""
+    if job is None or not job.running:
+        return None
+    return "queued" if job.queued else "running"
+
+
+def _panel(kind: str, params: dict, extra, what: str, live: str | None) -> None:
     """The fragment: the buttons and the progress. A click on Stop reruns only this (under a class's load a full
-    CNN page took seconds to say "Stopping"); a job that starts or ends reruns the page, which turns the fragment's
-    redraws on or off (``live``) and, at the end, shows the results below."""
+    CNN page took seconds to say "Stopping"); a job that starts, starts training or ends reruns the page, which sets
+    how often the fragment redraws (``live``: :func:`_state`) and, at the end, shows the results below."""
     job = get_job(kind)
-    running = job is not None and job.running
-    if running != live or (job is not None and job.progress.snapshot()["status"] in FINISHED
-                           and not adopted(kind, job)):
+    if _state(job) != live or (job is not None and job.progress.snapshot()["status"] in FINISHED
+                               and not adopted(kind, job)):
         # Asked for before this run draws anything, so no element of it is left half-replaced by the full run's.
         st.rerun()
-    _buttons(kind, params, what, running)
+    _buttons(kind, params, what, live is not None)
     if job is None:
         st.info("Set the hyper-parameters and press **Train**: the curves appear here while it learns.")
         return
     snap = job.progress.snapshot()
     bar = st.empty()
     bar.progress(min(max(snap["fraction"], 0.0), 1.0), text=status_line(snap, job.waiting_text()))
+    if live == "queued":  # nothing to plot yet: the place in the queue is the news
+        st.caption("The curves appear here once its training starts.")
+        return
     if snap.get("warning"):
         st.warning(snap["warning"])  # it says to try the log-scale axis (the toggle below)
     if snap.get("data"):
@@ -149,10 +159,10 @@ def training_panel(kind: str, params: dict, extra=None, what: str = "", refresh:
     while it trains (a live picture that must move more than twice a second asks for less).
     """
     _adopt_finished(kind)
-    job = get_job(kind)
-    running = job is not None and job.running
+    live = _state(get_job(kind))
     # One container holds everything the fragment draws, so that its redraws can never shift (and overwrite)
     # the elements the page writes after it. (Streamlit wraps a fragment in a container of its own too, but without
     # this one a stale copy of the page's later fragments (the predict panel) was left on the page, 1 in 5 trainings.)
     with st.container():
-        st.fragment(run_every=refresh if running else None)(_panel)(kind, params, extra, what, running)
+        every = {None: None, "queued": QUEUED_REFRESH_SECONDS, "running": refresh}[live]
+        st.fragment(run_every=every)(_panel)(kind, params, extra, what, live)
