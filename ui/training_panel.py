@@ -2,8 +2,9 @@
 
 Train queues a job on the server's executor (:mod:`core.executor`): it waits its turn in the fair queue (the panel
 says where it stands and about how long until it starts), then trains in a worker process. The job belongs to the
-server's job board under this visitor's id; a fragment that reruns twice a second draws its progress, so the rest
-of the page stays usable, and the job keeps running when the user visits another page or reloads this one.
+server's job board under this visitor's id; a fragment that reruns twice a second (a queued job's once) draws the
+buttons and the progress, so the rest of the page stays usable and a Stop click reruns only it; the job keeps
+running when the user visits another page or reloads this one.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def _panel(kind: str, params: dict, extra, what: str, live: str | None) -> None:
     CNN page took seconds to say "Stopping"); a job that starts, starts training or ends reruns the page, which sets
     how often the fragment redraws (``live``: :func:`_state`) and, at the end, shows the results below."""
     job = get_job(kind)
+    follow_stop = st.session_state.pop(f"{kind}.stopping", False)  # this run is a Stop click's
     if _state(job) != live or (job is not None and job.progress.snapshot()["status"] in FINISHED
                                and not adopted(kind, job)):
         # Asked for before this run draws anything, so no element of it is left half-replaced by the full run's.
@@ -147,7 +149,7 @@ def _panel(kind: str, params: dict, extra, what: str, live: str | None) -> None:
                    (f" and saved as run `{snap['run_id']}`." if snap["run_id"] else "."))
     elif snap["error"]:
         st.warning(snap["error"])
-    if st.session_state.pop(f"{kind}.stopping", False) and job.running:
+    if follow_stop and job.running:
         _follow_stop(job, bar)
 
 
