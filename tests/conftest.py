@@ -377,11 +377,36 @@ def pytest_runtest_makereport(item, call):
         except Exception as err:  # the page may be gone; the report must still be written
             report.sections.append(("page text at the failure", f"unavailable: {err}"))
         errors = getattr(page, "frontend_errors", [])
-        report.sections.append(("the page's frontend errors", "\n".join(errors[-20:])[:4000] or "none"))
+        shown = errors if len(errors) <= 20 else [*errors[:5], f"... {len(errors) - 15} more ...", *errors[-10:]]
+        report.sections.append(("the page's frontend errors", "\n".join(shown)[:4000] or "none"))
+        report.sections.append(("the page and its server at the failure", _connection_state(page, funcargs.get("app_server"))))
     for name in ("app_server",):
         log = SERVER_LOGS.get(funcargs.get(name))
         if log is not None and log.is_file():
             report.sections.append((f"end of the {name} log", log.read_text(errors="replace")[-4000:]))
+
+
+def _connection_state(page, server: str | None) -> str:
+    """Whether the page was connected to its server, and whether the server answered (a blank page: which side?)."""
+    import time
+    import urllib.request
+
+    lines = []
+    try:
+        lines.append("page: " + page.evaluate("""() => { const app = document.querySelector("[data-testid='stApp']");
+            const status = document.querySelector("[data-testid='stStatusWidget']");
+            return JSON.stringify({url: location.href, readyState: document.readyState,
+                                   app: app ? {...app.dataset} : null, status: status ? status.innerText : null}); }"""))
+    except Exception as err:
+        lines.append(f"page: unavailable: {err}")
+    if server:
+        start = time.perf_counter()
+        try:
+            with urllib.request.urlopen(f"{server}/_stcore/health", timeout=10) as answer:
+                lines.append(f"server health: {answer.status} {answer.read()[:40]!r} in {time.perf_counter() - start:.2f} s")
+        except Exception as err:
+            lines.append(f"server health: no answer in {time.perf_counter() - start:.2f} s: {err}")
+    return "\n".join(lines)
 
 
 def pytest_report_header(config):
