@@ -14,6 +14,7 @@ from typing import Any
 
 RUNNING, DONE, STOPPED, FAILED = "running", "done", "stopped", "failed"
 FINISHED = (DONE, STOPPED, FAILED)
+LOOP_PHASES = ("training", "validating")  # the training loop runs: its batches, and their epoch's validation
 # The phase of a job stopped with nothing trained: while queued, or before its first batch had ended.
 CANCELLED, STOPPED_EARLY = "cancelled", "stopped before its first batch"
 
@@ -25,7 +26,7 @@ def fraction_done(snap: dict) -> float:
     """The share of the training done, from completed epochs and the batches of the current one (0 to 1)."""
     epochs = max(snap["epochs"], 1)
     done = snap["epoch"]
-    if snap["phase"] in ("training", "validating") and snap["steps_per_epoch"]:
+    if snap["phase"] in LOOP_PHASES and snap["steps_per_epoch"]:
         done += snap["step"] / snap["steps_per_epoch"]
     return min(done / epochs, 1.0)
 
@@ -108,7 +109,7 @@ class Progress:
         began = snap["training_started"]
         # Only while batches are left to train: after them (the last validation, evaluation, saving, or after a
         # stop) the time does not follow the step rate, and "about 0 s left" would be a promise nobody keeps.
-        if snap["status"] == RUNNING and snap["phase"] in ("training", "validating") and began is not None \
+        if snap["status"] == RUNNING and snap["phase"] in LOOP_PHASES and began is not None \
                 and 0 < snap["fraction"] < 1:
             spent = now - began
             if spent >= MIN_ETA_SECONDS or snap["epoch"] > 0:

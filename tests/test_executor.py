@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from core.executor import WORKER_DIED, Executor
-from core.progress import DONE, FAILED, STOPPED, STOPPED_EARLY
+from core.progress import DONE, FAILED, LOOP_PHASES, STOPPED, STOPPED_EARLY
 from core.scheduler import Limits
 from core.store import RunStore
 from tests.conftest import wait_for
@@ -84,7 +84,7 @@ def test_a_queued_job_shows_its_place_and_stop_cancels_it_at_once(executor, runs
     while first.running and time.time() - asked < 30:
         if first.progress.counts()[0] != seen:
             seen, last_batch = first.progress.counts()[0], time.time()
-        if loop_ended is None and first.progress.snapshot()["phase"] not in ("training", "validating"):
+        if loop_ended is None and first.progress.snapshot()["phase"] not in LOOP_PHASES:
             loop_ended = time.time()
         time.sleep(0.02)
     loop_ended = loop_ended or time.time()  # or the job's end, when evaluating and saving went by between two looks

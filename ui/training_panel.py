@@ -14,7 +14,7 @@ import time
 import streamlit as st
 
 from core.plots import curves_figure
-from core.progress import CANCELLED, FAILED, FINISHED, STOPPED, STOPPED_EARLY, format_seconds
+from core.progress import CANCELLED, FAILED, FINISHED, LOOP_PHASES, STOPPED, STOPPED_EARLY, format_seconds
 from core.registry import get_task
 from ui.session import Current, adopt, adopted, get_job, set_current, try_start_job
 
@@ -52,6 +52,10 @@ def _stop(kind: str) -> None:
         st.session_state[f"{kind}.stopping"] = True  # this click's run follows the stop (_follow_stop)
 
 
+def _draw_bar(bar, snap: dict, waiting: str = "") -> None:
+    bar.progress(min(max(snap["fraction"], 0.0), 1.0), text=status_line(snap, waiting))
+
+
 def _follow_stop(job, bar) -> None:
     """After a Stop click, redraw the bar until the training loop has ended (the worker reads Stop ten times a
     second and ends after the current batch), for at most :data:`FOLLOW_STOP_SECONDS`: the visitor sees the end
@@ -62,8 +66,8 @@ def _follow_stop(job, bar) -> None:
         snap = job.progress.snapshot()
         if snap["status"] in FINISHED:
             st.rerun()
-        if snap["phase"] not in ("training", "validating"):
-            bar.progress(min(max(snap["fraction"], 0.0), 1.0), text=status_line(snap))
+        if snap["phase"] not in LOOP_PHASES:
+            _draw_bar(bar, snap)
             return
 
 
@@ -75,7 +79,7 @@ def status_line(snap: dict, waiting: str = "") -> str:
     elapsed = format_seconds(snap["elapsed"])
     left = f", about {format_seconds(snap['eta'])} left" if snap.get("eta") is not None else ""
     if snap.get("stop_asked") and snap["status"] not in FINISHED:  # Stop was pressed: say so at once
-        if phase in ("training", "validating"):
+        if phase in LOOP_PHASES:
             return f"Stopping after the current batch… — {elapsed}"
         if phase in ("evaluating", "saving"):
             return f"Stopping: {phase} the model trained so far… — {elapsed}"
@@ -110,18 +114,17 @@ def _panel(kind: str, params: dict, extra, what: str, live: str | None) -> None:
     CNN page took seconds to say "Stopping"); a job that starts, starts training or ends reruns the page, which sets
     how often the fragment redraws (``live``: :func:`_state`) and, at the end, shows the results below."""
     job = get_job(kind)
+    snap = job.progress.snapshot() if job is not None else None
     follow_stop = st.session_state.pop(f"{kind}.stopping", False)  # this run is a Stop click's
-    if _state(job) != live or (job is not None and job.progress.snapshot()["status"] in FINISHED
-                               and not adopted(kind, job)):
+    if _state(job) != live or (snap is not None and snap["status"] in FINISHED and not adopted(kind, job)):
         # Asked for before this run draws anything, so no element of it is left half-replaced by the full run's.
         st.rerun()
     _buttons(kind, params, what, live is not None)
     if job is None:
         st.info("Set the hyper-parameters and press **Train**: the curves appear here while it learns.")
         return
-    snap = job.progress.snapshot()
     bar = st.empty()
-    bar.progress(min(max(snap["fraction"], 0.0), 1.0), text=status_line(snap, job.waiting_text()))
+    _draw_bar(bar, snap, job.waiting_text())
     if live == "queued":  # nothing to plot yet: the place in the queue is the news
         st.caption("The curves appear here once its training starts.")
         return
