@@ -8,24 +8,20 @@ import os
 import threading
 import time
 import traceback
-import uuid
 from dataclasses import replace
-from typing import Any
 
 from core.executor.checkpoints import save_last_checkpoint
+from core.executor.cluster import Cluster
 from core.executor.job import RUNNING, RemoteJob
 from core.executor.jobs_file import JobsFile
-from core.executor.mailbox import Mailbox
 from core.executor.turns import Turns
 from core.executor.worker import run_job, warm
 from core.progress import CANCELLED, DONE, FAILED, FINISHED, STOPPED, STOPPED_EARLY
 from core.registry import get_task
 from core.scheduler import Limits, Scheduler
 from core.store import RunStore
-from core.sweep.connect import cluster_cpus, ensure_ray, resolve_address
-from core.sweep.connect import shutdown as disconnect
+from core.sweep.connect import cluster_cpus
 from core.sweep.spec import SweepError
-from core.threads import thread_env
 
 POLL_SECONDS = 0.25  # the dispatcher's beat: starts, progress, endings
 STOPPING_POLL_SECONDS, STOPPING_FOR = 0.05, 5.0  # a quicker beat for a while after a Stop (its end is awaited)
@@ -40,19 +36,14 @@ class Executor:
     """Queue and run training jobs on Ray (see the module's doc). Thread-safe; one per server process."""
 
     def __init__(self, address: str | None = None, limits: Limits | None = None, jobs_file: bool = True):
-        self.address = address
-        local = resolve_address(address) is None
         self.scheduler = Scheduler(limits or Limits.from_env(cpus=os.cpu_count() or 1))
         self._jobs_file = JobsFile() if jobs_file else None  # the server's queue for `python -m core jobs`
-        self._local = local
         self._jobs: dict[str, RemoteJob] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._connected = False
-        self._mailbox = self._mailbox_name = None
+        self.cluster = Cluster(address)  # Ray: the connection, the mailbox, the remote functions
         self._turns = Turns(self.scheduler)  # sweep trials' turns (core.executor.turns)
-        self._remote: dict[int, Any] = {}
-        self._node_cpus, self._hurry_until = None, 0.0
+        self._hurry_until = 0.0
         self._thread = threading.Thread(target=self._loop, name="executor", daemon=True)
         self._thread.start()
 
@@ -82,18 +73,18 @@ class Executor:
             with contextlib.suppress(Exception):  # it may have just ended by itself
                 if first_batch:
                     ray.cancel(job.ref, force=True)
-                    self._task(self.cpus_for(job.kind), warm).remote()
+                    self.cluster.task(self.cpus_for(job.kind), warm).remote()
             job._end(STOPPED, error=None, phase=STOPPED_EARLY if first_batch else CANCELLED)
             self._forget(job)
-        elif job.running and self._mailbox is not None:
-            self._mailbox.stop.remote(job.id)
+        elif job.running and self.cluster.mailbox is not None:
+            self.cluster.mailbox.stop.remote(job.id)
             self._hurry_until = time.monotonic() + STOPPING_FOR
             self._wake.set()
 
     def cpus_for(self, kind: str) -> int:
         """A kind's CPUs (its declared need, capped by the largest machine and by the scheduler's total)."""
         need = int(get_task(kind).cpus)
-        caps = [int(self.scheduler.limits.cpus)] + ([self._node_cpus] if self._node_cpus else [])
+        caps = [int(self.scheduler.limits.cpus)] + ([self.cluster.node_cpus] if self.cluster.node_cpus else [])
         return max(1, min([need, *caps]))
 
     def jobs(self) -> list[dict]:
@@ -110,7 +101,7 @@ class Executor:
         self._connect()
         self._turns.open(group)
         self._wake.set()
-        return self._mailbox_name
+        return self.cluster.mailbox_name
 
     def end_turn(self, turn_id: str, completed: bool = False) -> None:
         """The trial of ``turn_id`` ended (the driver-side sweep learnt it; its worker may be gone): free its turn."""
@@ -120,7 +111,8 @@ class Executor:
     def close_turns(self, group: str) -> None:
         """The sweep ended: nothing of it stays queued or running."""
         for turn_id in self._turns.close(group):
-            self._mailbox.forget.remote(turn_id) if self._mailbox is not None else None
+            if self.cluster.mailbox is not None:
+                self.cluster.mailbox.forget.remote(turn_id)
         self._write_jobs_file()
 
     def warm(self) -> None:
@@ -129,7 +121,7 @@ class Executor:
             import ray
             try:
                 self._connect()
-                ray.get([self._task(cpus, warm).remote() for cpus in sorted({self.cpus_for(k) for k in ("iris", "cnn")})])
+                ray.get([self.cluster.task(cpus, warm).remote() for cpus in sorted({self.cpus_for(k) for k in ("iris", "cnn")})])
             except Exception as err:  # warming is a favour: a real job reports its own problem
                 log.warning("warming the training workers failed: %s", err)
 
@@ -137,31 +129,15 @@ class Executor:
 
     # --- the dispatcher ------------------------------------------------------------------------------------------
     def _connect(self) -> None:
-        import ray
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        self.cluster.connect(then=self._size_to_cluster)
 
-        with self._lock:
-            if self._connected:
-                return
-            ensure_ray(self.address)
-            self._mailbox_name = f"nn-mailbox-{uuid.uuid4().hex[:8]}"
-            here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)  # the mailbox
-            self._mailbox = ray.remote(num_cpus=0)(Mailbox).options(  # on the server's node, not on a worker's
-                name=self._mailbox_name, scheduling_strategy=here).remote()
-            self._node_cpus = max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")),
-                                  default=0) or None
-            total = cluster_cpus()
-            if total and not self._local:  # a cluster's CPUs, capped by the operator's NN_PLAYGROUND_WORKER_CPUS
-                cpus = Limits.from_env(cpus=total, shared_with_server=False).cpus
-                self.scheduler.limits = replace(self.scheduler.limits, cpus=cpus)
-            self._connected = True
-
-    def _task(self, cpus: int, fn):
-        import ray
-        key = (cpus, fn.__name__)
-        if key not in self._remote:
-            self._remote[key] = ray.remote(num_cpus=cpus, max_retries=0, runtime_env={"env_vars": thread_env(cpus)})(fn)
-        return self._remote[key]
+    def _size_to_cluster(self) -> None:
+        """On a cluster, the queue runs as many CPUs' worth of jobs as it has, capped by the operator's
+        NN_PLAYGROUND_WORKER_CPUS (a local Ray shares this machine with the server: its limits stay)."""
+        total = cluster_cpus()
+        if total and not self.cluster.local:
+            cpus = Limits.from_env(cpus=total, shared_with_server=False).cpus
+            self.scheduler.limits = replace(self.scheduler.limits, cpus=cpus)
 
     def _loop(self) -> None:
         failing_since, next_beat = None, 0.0
@@ -176,7 +152,7 @@ class Executor:
                 if failing_since is None:
                     failing_since = time.monotonic()
                     log.error("executor: %s", traceback.format_exc())
-                elif time.monotonic() - failing_since > LOST_AFTER and self._connected:
+                elif time.monotonic() - failing_since > LOST_AFTER and self.cluster.connected:
                     self._lost(err)
                     failing_since = None
 
@@ -189,10 +165,7 @@ class Executor:
         for job in [j for j in list(self._jobs.values()) if j.state == RUNNING and j.running]:
             job._end(FAILED, error=message)
             self._forget(job, reachable=False)
-        with self._lock:
-            self._connected, self._mailbox, self._remote = False, None, {}
-        with contextlib.suppress(Exception):  # already gone
-            disconnect()
+        self.cluster.forget()
 
     def _beat(self) -> None:
         import ray
@@ -201,7 +174,7 @@ class Executor:
             busy = any(j.running for j in self._jobs.values())
         if not busy and not self._turns.active():
             return
-        if self._connected and not ray.is_initialized():  # Ray was shut down under us (the process exits, a test ended it)
+        if self.cluster.connected and not ray.is_initialized():  # Ray was shut down under us (the process exits, a test ended it)
             self._lost(RuntimeError("Ray was shut down"))
             return
         try:
@@ -213,14 +186,14 @@ class Executor:
                 self._forget(job)
             return
         if self._turns.active():
-            self._turns.take(*ray.get(self._mailbox.take_turns.remote(), timeout=30))
+            self._turns.take(*ray.get(self.cluster.mailbox.take_turns.remote(), timeout=30))
         with self._lock:  # a submit queues and records its job together
             ready = self.scheduler.ready()
         for job_id in ready:
             if job_id in self._jobs:
                 self._launch(self._jobs[job_id])
-            else:  # a sweep trial's turn: the trial trains in its own worker once granted
-                self._mailbox.grant.remote(job_id) if self._turns.granted(job_id) else None
+            elif self._turns.granted(job_id):  # a sweep trial's turn: the trial trains in its own worker once granted
+                self.cluster.mailbox.grant.remote(job_id)
         self._merge_progress()
         self._collect()
         self._write_jobs_file()
@@ -231,14 +204,14 @@ class Executor:
         try:
             payload = {"id": job.id, "kind": job.kind, "params": job.params, "record": job.record,
                        "save": job.save, "strategy": job.strategy, **job.inputs()}
-            job.ref = self._task(self.cpus_for(job.kind), run_job).remote(payload, self._mailbox)
+            job.ref = self.cluster.task(self.cpus_for(job.kind), run_job).remote(payload, self.cluster.mailbox)
         except Exception as err:
             self._finish_failed(job, f"The training could not be started: {type(err).__name__}: {err}")
 
     def _merge_progress(self) -> None:
         import ray
 
-        deltas = ray.get(self._mailbox.take.remote(), timeout=30)
+        deltas = ray.get(self.cluster.mailbox.take.remote(), timeout=30)
         received = time.time()
         for job_id, items in deltas.items():
             job = self._jobs.get(job_id)
@@ -284,17 +257,19 @@ class Executor:
 
     def _finish_failed(self, job: RemoteJob, message: str) -> None:
         """End a job whose worker is gone, keeping its last completed epoch's checkpoint as a run where one exists."""
-        run_id, message = save_last_checkpoint(self._mailbox, job, message)
+        run_id, message = save_last_checkpoint(self.cluster.mailbox, job, message)
         job._end(FAILED, error=message, run_id=run_id)
         self._forget(job)
 
     def _forget(self, job: RemoteJob, reachable: bool = True) -> None:
-        self.scheduler.finished(job.id, completed=job.progress.status == DONE) if job.state == RUNNING else None
+        if job.state == RUNNING:
+            self.scheduler.finished(job.id, completed=job.progress.status == DONE)
         with self._lock:
             self._jobs.pop(job.id, None)
-        if self._mailbox is not None and reachable:
-            self._mailbox.forget.remote(job.id)
+        if self.cluster.mailbox is not None and reachable:
+            self.cluster.mailbox.forget.remote(job.id)
         self._write_jobs_file()
 
     def _write_jobs_file(self) -> None:
-        self._jobs_file.write(self.jobs()) if self._jobs_file is not None else None
+        if self._jobs_file is not None:
+            self._jobs_file.write(self.jobs())

@@ -79,8 +79,8 @@ class Sweep:
     def start(self) -> Sweep:
         """Start in a daemon thread. A cluster address is checked first: :class:`SweepError` when unreachable."""
         address = resolve_address(self.spec.address)
-        if self.executor is not None and address != resolve_address(self.executor.address):
-            where = resolve_address(self.executor.address) or "a local Ray"
+        if self.executor is not None and address != resolve_address(self.executor.cluster.address):
+            where = resolve_address(self.executor.cluster.address) or "a local Ray"
             raise SweepError(f"this server trains on {where}: its sweeps run there too, with everyone's trainings "
                              f"(leave the address empty or give {where})")
         if address is not None and not connected_to(address):
