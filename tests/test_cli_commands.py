@@ -45,7 +45,8 @@ PLAN = {
     ("bench", "memory"): ("ok", ["--images", "3"]),
     ("bench", "ood"): ("ok", ["--images", "300"]),  # a CNN on 300 images: bounds for that, not the README's
     ("bench", "attack"): ("ok", ["--images", "300"]),
-    ("bench", "class"): ("ok", ["--images", "1", "--train-size", "100"]),  # one owner, 100 images: that it runs
+    ("bench", "class"): ("ok", ["--images", "1", "--train-size", "100"]),
+    ("bench", "workers"): ("ok", ["--images", "256", "--repeats", "1"]),  # one owner, 100 images: that it runs
     ("jobs",): ("ok", []),
     ("train", "cnn_finetune"): ("error", [], "choose the CNN run to fine-tune"),
     ("sweep", "cnn_finetune"): ("error", ["--vary", "epochs=0"], "Epochs: 0"),
@@ -243,9 +244,23 @@ def _check_class(f):
         assert 0 < g["first_point_median_s"] <= g["first_point_max_s"] <= g["last_run_s"], f
 
 
+def _check_workers(f):
+    # two steps per measurement, measured once: no bar on the ratio, but each worker ran bounded to its CPUs (its
+    # threads' variables set, no more CPUs busy than it has), trained, and measured a roofline of its own (a share
+    # above 1.5 would be a bad count, whatever else the machine does).
+    assert f["cpus"][0] == 1 and len(f["workers"]) == len(f["cpus"]), f
+    for k in f["cpus"]:
+        w = f["workers"][str(k)]
+        assert w["thread_env"]["TF_NUM_INTRAOP_THREADS"] == str(k) and all(v > 0 for v in w["images_per_s"]), w
+        assert all(0 < b < k + 0.5 for b in w["cpus_busy"]), w  # the bound held (+0.5: tf.data's and Python's threads)
+        assert 0 < w["roofline_fraction"] < 1.5, w
+    assert len({w["pid"] for w in f["workers"].values()}) == len(f["cpus"])  # a worker process per bound
+    assert f["ratio_fraction"] > 0
+
+
 BENCH_CHECKS = {"iris": _check_iris, "cnn": _check_cnn, "cvae": _check_cvae, "rerun": _check_rerun,
                 "sweep": _check_sweep, "memory": _check_memory, "ood": _check_ood, "attack": _check_attack,
-                "class": _check_class}
+                "class": _check_class, "workers": _check_workers}
 BENCHES = sorted(c[1] for c in PLAN if c[0] == "bench")
 
 
@@ -254,8 +269,8 @@ def test_every_bench_has_a_check_of_its_figures():
 
 
 @pytest.mark.parametrize("args, text", [
-    (["iris", "--repeats", "2"], "--repeats is an option of bench cnn and cvae only"),
-    (["class", "--repeats", "2"], "--repeats is an option of bench cnn and cvae only"),
+    (["iris", "--repeats", "2"], "--repeats is an option of bench cnn, cvae and workers only"),
+    (["class", "--repeats", "2"], "--repeats is an option of bench cnn, cvae and workers only"),
     (["cnn", "--repeats", "0"], "--repeats must be at least 1, got 0"),
     (["sweep", "--train-size", "10"], "--train-size is an option of bench class only"),
     (["iris", "--trials", "2"], "--trials is an option of bench sweep only"),
@@ -279,16 +294,20 @@ def bench_session(tmp_path_factory, project_env):
     session.close()
 
 
+OWN_RAY = ("sweep", "workers")  # benches that start and stop a local Ray of their own
+
+
 # bench class's figures are checked by _check_class in tests/test_cli_executor.py, on bench_class() called there (the
-# same figures, two owners, without a third start of Ray and TensorFlow for it). bench sweep runs as a `python -m core`
-# process of its own (it starts and stops a local Ray); the others in bench_session, as `python -m core` would run them.
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.ray) if n == "sweep" else n
+# same figures, two owners, without a third start of Ray and TensorFlow for it). The OWN_RAY benches run as a
+# `python -m core` process each (each starts and stops a local Ray); the others in bench_session, as `python -m core`
+# would run them.
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.ray) if n in OWN_RAY else n
                                   for n in BENCHES if n != "class"])
 def test_bench_figures(name, tmp_path, project_env, request):
     """``python -m core bench NAME --json`` at the PLAN's settings: status 0, no traceback, figures that hold, no
     temporary file left behind."""
     argv = ["--runs-dir", str(tmp_path / "runs"), "bench", name, *PLAN[("bench", name)][1], "--json"]
-    if name == "sweep":
+    if name in OWN_RAY:
         elsewhere = tmp_path / "env-runs"
         out = subprocess.run([sys.executable, "-m", "core", *argv], cwd=ROOT, env=project_env(elsewhere),
                              capture_output=True, text=True, timeout=600)

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--train-size", type=int, default=None,
                        help="class only: training images per owner instead of the Quick preset's (a quick check)")
     bench.add_argument("--repeats", type=int, default=None,
-                       help=f"{' and '.join(REPEATED)} only: measurements of each side, the best counts (default 3)")
+                       help=f"{', '.join(REPEATED)} only: measurements of each side, the best counts (default 3)")
     bench.add_argument("--trials", type=int, default=None,
                        help="sweep only: trials per concurrency, an even number from 2 to 8 (default 8; a quick check)")
     bench.add_argument("--json", action="store_true")
@@ -106,7 +106,7 @@ def cmd_bench(args) -> int:
     if args.train_size is not None and args.kind != "class":
         return fail("--train-size is an option of bench class only")
     if args.repeats is not None and args.kind not in REPEATED:
-        return fail(f"--repeats is an option of bench {' and '.join(REPEATED)} only")
+        return fail(f"--repeats is an option of bench {', '.join(REPEATED[:-1])} and {REPEATED[-1]} only")
     if args.repeats is not None and args.repeats < 1:
         return fail(f"--repeats must be at least 1, got {args.repeats}")
     if args.trials is not None and args.kind != "sweep":

@@ -19,6 +19,7 @@ from core.cli.bench_class import bench_class
 from core.cli.bench_cnn import bench_cnn
 from core.cli.bench_cvae import bench_cvae
 from core.cli.bench_lessons import bench_attack, bench_ood
+from core.cli.bench_workers import bench_workers
 from core.iris.model import build_model
 from core.mnist.cnn import build_cnn
 from core.registry import get_task
@@ -128,11 +129,12 @@ BENCHES = {
     "class": bench_class,  # core/cli/bench_class.py
     "cnn": bench_cnn, "iris": bench_iris,
     "memory": bench_memory, "rerun": bench_rerun, "sweep": bench_sweep,
+    "workers": bench_workers,  # core/cli/bench_workers.py
 }
 """What ``python -m core bench NAME`` measures: the CLI offers exactly these names."""
 
 
-REPEATED = ("cnn", "cvae")
+REPEATED = ("cnn", "cvae", "workers")
 """The benches that measure each side several times, interleaved, and keep the best (``--repeats``, default 3)."""
 
 

@@ -24,7 +24,7 @@ from core.registry import get_task
 from core.roofline import matmul_peaks, onednn_enabled, print_roofline, roofline
 
 # Lazy imports: TensorFlow (5.6 s to import) inside bench_cnn, core.callbacks and core.step_losses (Keras and
-# TensorFlow) inside _AsTheAppTrains, so that `python -m core --help` does not load them.
+# TensorFlow) inside AppTraining, so that `python -m core --help` does not load them.
 
 
 def _timed_fit(model, dataset, steps: int, callbacks=()) -> float:
@@ -39,7 +39,7 @@ def _images_per_s(model, dataset, steps: int, batch_size: int) -> float:
     return steps * batch_size / _timed_fit(model, dataset, steps)
 
 
-class _AsTheAppTrains:
+class AppTraining:
     """A project model measured as the app trains it: the CNN task's steps per call (core.step_losses) and the
     progress callback recording every batch's loss. ``images_per_s`` checks that the curve has one point per batch."""
 
@@ -61,7 +61,7 @@ class _AsTheAppTrains:
         return steps * batch_size / seconds
 
 
-def _cnn_bench_data(rows: int):
+def cnn_bench_data(rows: int):
     data = load_mnist()
     return data, data.x_train[:rows], data.y_train[:rows]
 
@@ -69,7 +69,7 @@ def _cnn_bench_data(rows: int):
 def portfolio_child() -> None:
     """The child of :class:`_PortfolioAsItRan`: ``python -c ... rows batch_size steps``; one line in, one figure out."""
     rows, batch_size, steps = (int(a) for a in sys.argv[1:4])
-    _, x, y = _cnn_bench_data(rows)
+    _, x, y = cnn_bench_data(rows)
     model, ds = build_cnn(precision="float32"), portfolio_pipeline(x, y, batch_size=batch_size).repeat()
     print(json.dumps({"onednn": onednn_enabled()}), flush=True)
     for _ in sys.stdin:
@@ -121,15 +121,15 @@ def bench_cnn(n_images: int | None = None, batch_size: int = 128, repeats: int =
     n_images = n_images or 19200
     steps = max(1, n_images // batch_size)
     rows = steps * batch_size * 2
-    data, x, y = _cnn_bench_data(rows)
+    data, x, y = cnn_bench_data(rows)
 
     baseline_ds = portfolio_pipeline(x, y, batch_size=batch_size).repeat()
     project_ds, _, _ = make_datasets(data, train_size=len(x), batch_size=batch_size)
     project_ds = project_ds.repeat()
     fast = resolve_precision("auto")
     models = {"portfolio": (build_cnn(precision="float32"), baseline_ds),
-              "float32": (_AsTheAppTrains(build_cnn(precision="float32")), project_ds),
-              fast: (_AsTheAppTrains(build_cnn(precision=fast)), project_ds)}
+              "float32": (AppTraining(build_cnn(precision="float32")), project_ds),
+              fast: (AppTraining(build_cnn(precision=fast)), project_ds)}
     as_it_ran = _PortfolioAsItRan(rows, batch_size, steps)  # after the models: an error there leaves no child
     speeds = {name: [] for name in ["as_it_ran", *models]}
     peaks = None
