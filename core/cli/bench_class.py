@@ -29,7 +29,6 @@ from core.progress import DONE, FINISHED
 from core.registry import get_task
 from core.store import RunStore
 from core.sweep import connect
-from core.threads import thread_env
 
 # Lazy import: Ray (0.3 s to import) inside the bench, so that `python -m core --help` does not load it.
 
@@ -73,8 +72,7 @@ def _warm_workers(executor) -> None:
 
     cpus = executor.cpus_for(KIND)
     parallel = max(1, int(executor.scheduler.limits.cpus // cpus))
-    remote = ray.remote(num_cpus=cpus, max_retries=0, runtime_env={"env_vars": thread_env(cpus)})(warm)
-    ray.get([remote.remote() for _ in range(parallel)])
+    ray.get([executor.cluster.task(cpus, warm).remote() for _ in range(parallel)])
 
 
 def _executor_side(params: dict, owners: list[str], store) -> dict:
