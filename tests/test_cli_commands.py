@@ -255,7 +255,10 @@ def _check_workers(f):
         assert all(0 < b < k + 0.5 for b in w["cpus_busy"]), w  # the bound held (+0.5: tf.data's and Python's threads)
         assert 0 < w["roofline_fraction"] < 1.5, w
     assert len({w["pid"] for w in f["workers"].values()}) == len(f["cpus"])  # a worker process per bound
-    assert f["ratio_fraction"] > 0
+    assert f["ratio_fraction"] > 0 and f["ratio_side_by_side"] > 0
+    side_by_side = f["side_by_side"]  # one 1-CPU worker per CPU, at once: each in its own process, bounded to one
+    assert len(side_by_side) == f["cpus"][-1] and len({w["pid"] for w in side_by_side}) == len(side_by_side)
+    assert all(w["thread_env"]["TF_NUM_INTRAOP_THREADS"] == "1" and max(w["cpus_busy"]) < 1.5 for w in side_by_side)
 
 
 BENCH_CHECKS = {"iris": _check_iris, "cnn": _check_cnn, "cvae": _check_cvae, "rerun": _check_rerun,

@@ -46,25 +46,39 @@ def measure_bounded(n_images: int, repeats: int) -> dict:
             "thread_env": {var: os.environ.get(var) for var in THREAD_VARS}}
 
 
+def _line(label: str, f: dict) -> str:
+    peaks = ", ".join(f"{d} {g:.0f}" for d, g in f["matmul_peak_gflops"].items())
+    return (f"  {label} (it kept " + ", ".join(f"{b:.2f}" for b in f["cpus_busy"]) + " CPUs busy): "
+            + ", ".join(f"{v:.0f}" for v in f["images_per_s"]) + f" img/s; best {f['achieved_gflops']:.1f} GFLOP/s = "
+            f"{f['roofline_fraction']:.0%} of its roofline ({peaks} GFLOP/s)")
+
+
 def bench_workers(n_images: int | None = None, repeats: int = 3) -> dict:
-    """The CNN in a worker bounded to k CPUs, as a share of the k-core roofline: k = 1 and k = all (ratio; bar 1.0x)."""
+    """The CNN in a worker bounded to k CPUs, as a share of the k-core roofline: k = 1 and k = all (ratio; bar 1.0x).
+
+    Then as many 1-CPU workers as there are CPUs, all at once (a class's trainings side by side): their images/s
+    together against the all-CPU worker's, which says whether a class is better served by one training on all CPUs
+    at a time or one per CPU."""
     import ray
 
     started_ray = not ray.is_initialized()
     connect.ensure_ray("local")
     cluster, total = Cluster("local"), connect.cluster_cpus()
-    sizes = sorted({1, total})
+    sizes, n_images = sorted({1, total}), n_images or 19200
     try:
         workers = {}
         for k in sizes:
-            f = workers[k] = ray.get(cluster.task(k, measure_bounded).remote(n_images or 19200, repeats))
-            peaks = ", ".join(f"{d} {g:.0f}" for d, g in f["matmul_peak_gflops"].items())
-            print(f"  worker on {k} CPU{'s' if k > 1 else ''} (it kept " + ", ".join(f"{b:.2f}" for b in f["cpus_busy"])
-                  + " CPUs busy): " + ", ".join(f"{v:.0f}" for v in f["images_per_s"]) + f" img/s; best {f['achieved_gflops']:.1f} "
-                  f"GFLOP/s = {f['roofline_fraction']:.0%} of its roofline ({peaks} GFLOP/s)", flush=True)
+            workers[k] = ray.get(cluster.task(k, measure_bounded).remote(n_images, repeats))
+            print(_line(f"worker on {k} CPU{'s' if k > 1 else ''}", workers[k]), flush=True)
+        side_by_side = ray.get([cluster.task(1, measure_bounded).remote(n_images, repeats) for _ in range(total)])
+        for i, f in enumerate(side_by_side):
+            print(_line(f"{total} workers on 1 CPU each, at once: #{i + 1}", f), flush=True)
     finally:
         if started_ray:
             connect.shutdown()
     ratio = workers[1]["roofline_fraction"] / workers[total]["roofline_fraction"]
+    together = sum(max(f["images_per_s"]) for f in side_by_side) / max(workers[total]["images_per_s"])
     print(f"  share of the roofline, 1 CPU / {total} CPUs: {ratio:.2f}x")
-    return {"cpus": sizes, "workers": {str(k): v for k, v in workers.items()}, "ratio_fraction": ratio}
+    print(f"  {total} workers on 1 CPU each together / one worker on {total} CPUs, images/s: {together:.2f}x")
+    return {"cpus": sizes, "workers": {str(k): v for k, v in workers.items()}, "ratio_fraction": ratio,
+            "side_by_side": side_by_side, "ratio_side_by_side": together}
