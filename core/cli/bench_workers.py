@@ -1,13 +1,13 @@
-"""``python -m core bench workers``: the CNN trained in a worker bounded to k CPUs, as the executor starts one, against
-the roofline of those same k CPUs, for k = 1 and k = all of this machine's CPUs.
+"""``python -m core bench workers``: the CNN trained in workers bounded to k CPUs, as the executor starts them, against
+the roofline of those same k CPUs: one worker on all of this machine's CPUs, then one on each CPU, side by side.
 
 Each worker is a Ray task made by :class:`core.executor.cluster.Cluster` (the executor's own path): its TensorFlow
 and OpenMP pools are bounded to k threads before TensorFlow loads (:func:`core.threads.thread_env`). Inside it, the
 bench measures the CNN's training throughput as the app trains it (every batch's loss recorded) and, between the
 repeats, the best matmul rate those k threads reach; the figure is the training's share of that k-core roofline. A
 worker on one core should reach the same share of one core as a worker on all of them reaches of all: the ratio of
-the two shares is printed (1.00 means the bound costs nothing). The workers run one after the other, on a quiet
-machine each has its CPUs to itself.
+the two shares is printed (1.00 means the bound costs nothing). The 1-CPU workers run together, as a class's
+trainings would, each on its own CPU of a quiet machine.
 """
 
 from __future__ import annotations
@@ -54,31 +54,32 @@ def _line(label: str, f: dict) -> str:
 
 
 def bench_workers(n_images: int | None = None, repeats: int = 3) -> dict:
-    """The CNN in a worker bounded to k CPUs, as a share of the k-core roofline: k = 1 and k = all (ratio; bar 1.0x).
+    """The CNN in workers bounded to k CPUs, as a share of the k-core roofline: k = all, then k = 1 side by side.
 
-    Then as many 1-CPU workers as there are CPUs, all at once (a class's trainings side by side): their images/s
-    together against the all-CPU worker's, which says whether a class is better served by one training on all CPUs
-    at a time or one per CPU."""
+    First one worker on all the CPUs; then one worker per CPU, all at once (a class's trainings side by side), each
+    bounded to its one CPU and judged against the roofline it measures itself meanwhile. Printed: the share of the
+    roofline at k = 1 (their mean) against the share at k = all (1.00x: the bound costs nothing), and their images/s
+    together against the all-CPU worker's (whether a class is better served by one training on all the CPUs at a
+    time or by one per CPU)."""
     import ray
 
     started_ray = not ray.is_initialized()
     connect.ensure_ray("local")
     cluster, total = Cluster("local"), connect.cluster_cpus()
-    sizes, n_images = sorted({1, total}), n_images or 19200
+    n_images = n_images or 19200
     try:
-        workers = {}
-        for k in sizes:
-            workers[k] = ray.get(cluster.task(k, measure_bounded).remote(n_images, repeats))
-            print(_line(f"worker on {k} CPU{'s' if k > 1 else ''}", workers[k]), flush=True)
+        alone = ray.get(cluster.task(total, measure_bounded).remote(n_images, repeats))
+        print(_line(f"1 worker on {total} CPU{'s' if total > 1 else ''}", alone), flush=True)
         side_by_side = ray.get([cluster.task(1, measure_bounded).remote(n_images, repeats) for _ in range(total)])
         for i, f in enumerate(side_by_side):
-            print(_line(f"{total} workers on 1 CPU each, at once: #{i + 1}", f), flush=True)
+            print(_line(f"{total} worker{'s' if total > 1 else ''} on 1 CPU each, at once: #{i + 1}", f), flush=True)
     finally:
         if started_ray:
             connect.shutdown()
-    ratio = workers[1]["roofline_fraction"] / workers[total]["roofline_fraction"]
-    together = sum(max(f["images_per_s"]) for f in side_by_side) / max(workers[total]["images_per_s"])
-    print(f"  share of the roofline, 1 CPU / {total} CPUs: {ratio:.2f}x")
+    one_cpu = sum(f["roofline_fraction"] for f in side_by_side) / total
+    ratio = one_cpu / alone["roofline_fraction"]
+    together = sum(max(f["images_per_s"]) for f in side_by_side) / max(alone["images_per_s"])
+    print(f"  share of the roofline, 1 CPU (mean of {total}) / {total} CPUs: {ratio:.2f}x")
     print(f"  {total} workers on 1 CPU each together / one worker on {total} CPUs, images/s: {together:.2f}x")
-    return {"cpus": sizes, "workers": {str(k): v for k, v in workers.items()}, "ratio_fraction": ratio,
-            "side_by_side": side_by_side, "ratio_side_by_side": together}
+    return {"cpus": total, "alone": alone, "side_by_side": side_by_side, "ratio_fraction": ratio,
+            "ratio_side_by_side": together}
