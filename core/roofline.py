@@ -78,8 +78,13 @@ def roofline(model, images_per_s: float, dtypes=("float32", "bfloat16"), peaks: 
             "roofline_fraction": achieved / peaks[best_dtype]}
 
 
+def format_peaks(peaks: dict) -> str:
+    """``{"float32": 218.3, ...}`` as "float32 218, bfloat16 414" (GFLOP/s)."""
+    return ", ".join(f"{d} {g:.0f}" for d, g in peaks.items())
+
+
 def print_roofline(figures: dict, label: str) -> None:
-    peaks = ", ".join(f"{d} {g:.0f}" for d, g in figures["matmul_peak_gflops"].items())
+    peaks = format_peaks(figures["matmul_peak_gflops"])
     print(f"roofline: {label} trains at {figures['achieved_gflops']:.1f} GFLOP/s "
           f"({figures['train_mflop_per_image']:.1f} MFLOP per training image) = "
           f"{figures['roofline_fraction']:.0%} of this machine's best matmul rate ({peaks} GFLOP/s)")

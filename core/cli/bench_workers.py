@@ -19,7 +19,7 @@ from core.cli.bench_cnn import AppTraining, cnn_bench_data
 from core.executor.cluster import Cluster
 from core.mnist.cnn import build_cnn, resolve_precision
 from core.mnist.data import make_datasets
-from core.roofline import matmul_peaks, roofline
+from core.roofline import format_peaks, matmul_peaks, roofline
 from core.sweep import connect
 from core.threads import THREAD_VARS
 
@@ -47,10 +47,9 @@ def measure_bounded(n_images: int, repeats: int) -> dict:
 
 
 def _line(label: str, f: dict) -> str:
-    peaks = ", ".join(f"{d} {g:.0f}" for d, g in f["matmul_peak_gflops"].items())
     return (f"  {label} (it kept " + ", ".join(f"{b:.2f}" for b in f["cpus_busy"]) + " CPUs busy): "
             + ", ".join(f"{v:.0f}" for v in f["images_per_s"]) + f" img/s; best {f['achieved_gflops']:.1f} GFLOP/s = "
-            f"{f['roofline_fraction']:.0%} of its roofline ({peaks} GFLOP/s)")
+            f"{f['roofline_fraction']:.0%} of its roofline ({format_peaks(f['matmul_peak_gflops'])} GFLOP/s)")
 
 
 def bench_workers(n_images: int | None = None, repeats: int = 3) -> dict:
