@@ -34,12 +34,13 @@ def measure_bounded(n_images: int, repeats: int) -> dict:
     steps = max(1, n_images // BATCH_SIZE)
     data, x, _ = cnn_bench_data(steps * BATCH_SIZE * 2)
     dataset, _, _ = make_datasets(data, train_size=len(x), batch_size=BATCH_SIZE)
+    dataset = dataset.repeat()
     training = AppTraining(build_cnn(precision=resolve_precision("auto")))
     speeds, busy, peaks = [], [], None
     for _ in range(repeats):  # interleaved, so that drift in machine load hits both alike
         peaks = matmul_peaks(before=peaks)
         wall, cpu = time.perf_counter(), time.process_time()
-        speeds.append(training.images_per_s(dataset.repeat(), steps, BATCH_SIZE))
+        speeds.append(training.images_per_s(dataset, steps, BATCH_SIZE))
         busy.append((time.process_time() - cpu) / (time.perf_counter() - wall))
     figures = roofline(training.model, max(speeds), peaks=peaks)
     return {**figures, "images_per_s": speeds, "cpus_busy": busy, "pid": os.getpid(),
