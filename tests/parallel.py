@@ -4,6 +4,10 @@
   tests share is made once. Every browser test is in one group (one Streamlit server, one chromium); the files that
   use the small trained CNN of ``tests/cnn_lessons_support.py`` are in one (it is trained once per process); every
   other file is a group of its own (its module fixtures are made once).
+* **Longest first.** xdist hands out groups in the order of the collected tests (``--no-loadscope-reorder``, set in
+  ``pyproject.toml``, instead of xdist's order by number of tests), each worker holding its running group and the
+  next. The groups that took longest in CI (:data:`LONG_GROUPS`) come first, the rest by their number of tests, so
+  the run ends on small groups that even out the two workers, not on a long one that one worker runs alone.
 * **Quiet turns.** A test that asserts a latency bar README states (a pen-up to verdict, a slider to its reading, a
   Stop) measures with the machine to itself, without stopping the other worker: for the measurement, every process
   of the other workers (their tests, servers, browsers, Ray nodes and everything they start meanwhile) runs at the
@@ -28,7 +32,7 @@ import json
 import os
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -38,6 +42,15 @@ QUIET_BUSY = 0.25  # a quiet test starts once the machine is less busy than this
 QUIET_WAIT_SECONDS = 8  # ... or after this long (a fresh training worker's start-up settles within it; 30 s
 # was mostly waited out in full when something outside the run kept the machine busy)
 BROWSER_GROUP = "browser"
+# The longest groups, longest first: their seconds in CI on clean clones (2 cores, -n 2), seventh session's run.
+LONG_GROUPS = (BROWSER_GROUP,  # 524
+               "tests/test_cli_commands.py",  # 290
+               "tests/test_sweep.py",  # 156
+               "tests/test_cluster.py",  # 88
+               "tests/test_cli_executor.py",  # 81
+               SMALL_CNN_GROUP,  # 46
+               "tests/test_cvae.py", "tests/test_cli.py", "tests/test_pages.py", "tests/test_cnn.py",  # 34-35 each
+               "tests/test_sweep_queue.py", "tests/test_playground.py")
 QUIET_NICE = 19  # the other workers' processes during a quiet part: the lowest priority
 
 
@@ -51,9 +64,16 @@ def group_of(item: pytest.Item) -> str:
 
 
 def assign_groups(items: list[pytest.Item]) -> None:
+    """Give every test its worker group, and order the groups longest first (module doc); the tests within a group
+    keep their order."""
+    groups = {}
     for item in items:
         if not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group_of(item)))
+        groups[item] = item.get_closest_marker("xdist_group").args[0]
+    sizes = Counter(groups.values())
+    rank = {group: i for i, group in enumerate(LONG_GROUPS)}
+    items.sort(key=lambda item: (rank.get(groups[item], len(rank)), -sizes[groups[item]], groups[item]))
 
 
 @contextlib.contextmanager
