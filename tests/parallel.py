@@ -12,10 +12,6 @@
   test that only times a part of what it does is alone for that part, inside ``with quiet_section():`` (its set-up,
   such as a training, shares the machine). Without xdist the lock is not taken. Either way the quiet part then
   waits (at most 8 s) until what earlier tests left in the background has settled.
-* **Quiet browser tests first.** A quiet part waits for the other worker's running test to end, so it waits least
-  while that worker runs short tests: at the start of the run (xdist hands out the files with the most tests first,
-  such as ``test_cli.py``'s many few-second commands). The browser tests that are quiet as a whole (they need only
-  the Iris page) therefore open the browser group; later in the run they had waited 12-40 s for a long test.
 * **What the turns cost** is recorded: for each quiet part, how long it waited for the lock (the other worker's
   running test), for the machine to settle, and how long it held the lock; for each shared test, how long it waited
   behind a quiet one. The run's controller prints a summary line (:func:`quiet_summary`, from ``conftest.py``).
@@ -50,11 +46,9 @@ def group_of(item: pytest.Item) -> str:
 
 
 def assign_groups(items: list[pytest.Item]) -> None:
-    """Give every test its worker group; the browser tests that are quiet as a whole go first (module doc)."""
     for item in items:
         if not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group_of(item)))
-    items.sort(key=lambda item: not (item.get_closest_marker("browser") and item.get_closest_marker("quiet")))
 
 
 @contextlib.contextmanager
