@@ -23,6 +23,9 @@ from core.progress import Progress
 from core.registry import get_task
 from core.roofline import matmul_peaks, onednn_enabled, print_roofline, roofline
 
+BATCH_SIZE = get_task("cnn").space["batch_size"].default  # the CNN page's batch size (128)
+BENCH_IMAGES = 19200  # images per measurement by default: 150 batches
+
 # Lazy imports: TensorFlow (5.6 s to import) inside bench_cnn, core.callbacks and core.step_losses (Keras and
 # TensorFlow) inside AppTraining, so that `python -m core --help` does not load them.
 
@@ -109,7 +112,7 @@ class _PortfolioAsItRan:
         self._log.close()
 
 
-def bench_cnn(n_images: int | None = None, batch_size: int = 128, repeats: int = 3) -> dict:
+def bench_cnn(n_images: int | None = None, batch_size: int = BATCH_SIZE, repeats: int = 3) -> dict:
     """Images/s of the portfolio's input pipeline + fp32 model vs the project's pipeline + model.
 
     The portfolio is measured twice: as it ran (a child process with TensorFlow's default kernels for this CPU)
@@ -118,7 +121,7 @@ def bench_cnn(n_images: int | None = None, batch_size: int = 128, repeats: int =
     """
     import tensorflow as tf
 
-    n_images = n_images or 19200
+    n_images = n_images or BENCH_IMAGES
     steps = max(1, n_images // batch_size)
     rows = steps * batch_size * 2
     data, x, y = cnn_bench_data(rows)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 
-from core.cli.bench_cnn import AppTraining, cnn_bench_data
+from core.cli.bench_cnn import BATCH_SIZE, BENCH_IMAGES, AppTraining, cnn_bench_data
 from core.executor.cluster import Cluster
 from core.mnist.cnn import build_cnn, resolve_precision
 from core.mnist.data import make_datasets
@@ -24,8 +24,6 @@ from core.sweep import connect
 from core.threads import THREAD_VARS
 
 # Lazy import: Ray (0.3 s) inside the bench (TensorFlow loads in the worker, with the CNN).
-
-BATCH_SIZE = 128  # the CNN page's batch size, as in `bench cnn`
 
 
 def measure_bounded(n_images: int, repeats: int) -> dict:
@@ -66,7 +64,7 @@ def bench_workers(n_images: int | None = None, repeats: int = 3) -> dict:
     started_ray = not ray.is_initialized()
     connect.ensure_ray("local")
     cluster, total = Cluster("local"), connect.cluster_cpus()
-    n_images = n_images or 19200
+    n_images = n_images or BENCH_IMAGES
     try:
         alone = ray.get(cluster.task(total, measure_bounded).remote(n_images, repeats))
         print(_line(f"1 worker on {total} CPU{'s' if total > 1 else ''}", alone), flush=True)
