@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from tests.browser_support import metric, open_page, train_button, wait_idle, wait_text
+from tests.parallel import quiet_section
 
 pytestmark = pytest.mark.browser
 
@@ -48,8 +49,10 @@ def test_spiral_boundary_redraws_live_then_three_clicks_add_three_points(app_ser
     _pick(page, "Dataset", "spiral")
     assert "plane.dataset=spiral" in page.url
     page.evaluate(RECORD)
-    train_button(page).click()
-    accuracy = metric(page, "Test accuracy", timeout=150).inner_text()
+    with quiet_section():  # README's redraw-rate bar: the training measured alone on the machine under -n 2 (beside
+        # the other worker's test, on a 2-core AVX2 machine: 1.38 and 1.57 redraws/s)
+        train_button(page).click()
+        accuracy = metric(page, "Test accuracy", timeout=150).inner_text()
     changes = page.evaluate("() => { clearInterval(window.__boundaryTimer); return window.__boundary; }")
     assert len(changes) >= 6, f"the boundary picture changed only {len(changes)} times during the training"
     times = [t for t, _ in changes]
