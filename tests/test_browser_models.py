@@ -222,6 +222,7 @@ def test_cvae_page_decodes_where_the_user_clicks(app_server, browser_page, train
             seen.append((caption, page.locator("canvas.decoded").first.evaluate("c => c.toDataURL()")))
             # the server's part follows: the fragment reruns with the new point
             wait_text(page, f"At z = {caption.removeprefix('decoded z = ')} the nearest 20", timeout=20)
+            wait_idle(page)  # and has ended: the next click is timed on a settled page, not during that rerun's render
     warm = sorted(times[1:])
     print(f"\nlatent pad click -> decoded image shown: median {warm[len(warm) // 2]:.0f} ms "
           f"(min {warm[0]:.0f}, max {warm[-1]:.0f}; first click {times[0]:.0f} ms)")
