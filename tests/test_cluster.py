@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from core.executor import WORKER_DIED
+from core.executor.checkpoints import KEPT
 from core.store import RunStore
 
 pytestmark = pytest.mark.ray
@@ -164,7 +165,7 @@ def test_a_cluster_gone_ends_the_running_training_with_a_message_and_keeps_the_q
         assert ended["error"].startswith((WORKER_DIED, "The trainings' cluster stopped answering")), ended
         assert ended["second"] == "queued" and ended["second_running"], ended  # still waiting, not lost
         # its last epoch's checkpoint is kept as a run only when the mailbox still answered as the worker died
-        kept = "The model of its last completed epoch was kept" in ended["error"]
+        kept = KEPT in ended["error"]
         assert ended["runs"] == int(kept) and time.time() - started < 120, ended
     finally:
         server.kill()

@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from core.executor import WORKER_DIED, Executor
+from core.executor.checkpoints import KEPT
 from core.progress import DONE, FAILED, LOOP_PHASES, STOPPED, STOPPED_EARLY
 from core.scheduler import Limits
 from core.store import RunStore
@@ -134,7 +135,7 @@ def test_a_killed_worker_ends_its_job_with_a_message_and_the_next_training_works
     _wait([job], timeout=60)
     snap = job.progress.snapshot()
     assert snap["status"] == FAILED and snap["error"].startswith(WORKER_DIED), snap["error"]
-    assert "last completed epoch was kept" in snap["error"]
+    assert KEPT in snap["error"]
     kept = store.get(snap["run_id"])
     assert kept["status"] == FAILED and kept["has_model"] and kept["epochs_completed"] >= 2 and kept["owner"] == "ann"
     after = executor.submit("iris", SMALL, store=store, owner="ann")

@@ -13,6 +13,8 @@ from core.model_files import ModelFile
 
 # Lazy import: Ray (0.3 s) inside save_last_checkpoint, as in core.executor.dispatch.
 
+KEPT = "The model of its last completed epoch was kept."  # what a failed job's message adds when its checkpoint was saved
+
 
 def save_last_checkpoint(mailbox, job, message: str) -> tuple[str | None, str]:
     """Save ``job``'s last checkpoint from ``mailbox`` as a failed run with ``message``: (its run id or None, the
@@ -29,4 +31,4 @@ def save_last_checkpoint(mailbox, job, message: str) -> tuple[str | None, str]:
         run_id = job.store.save({**json.loads(record), "params": job.params, "error": message + "."}, ModelFile(model))
     except Exception as err:
         return None, message + f" Its last checkpoint could not be saved ({type(err).__name__}: {err})."
-    return run_id, message + " The model of its last completed epoch was kept."
+    return run_id, f"{message} {KEPT}"
