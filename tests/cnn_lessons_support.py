@@ -6,6 +6,8 @@ directory through the ordinary training loop, so its run folder holds the statis
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from functools import lru_cache
 
@@ -29,7 +31,9 @@ def small_run():
     from core.store import RunStore
     from core.training import run_training
 
-    store = RunStore(tempfile.mkdtemp(prefix="cnn-lessons-runs-"))
+    folder = tempfile.mkdtemp(prefix="cnn-lessons-runs-")
+    atexit.register(shutil.rmtree, folder, True)  # removed when the test process ends
+    store = RunStore(folder)
     result = run_training(get_task("cnn"), SMALL, store=store)
     assert result.status == "done" and result.run_id, result.error
     return store, result.run_id, result.model, load_for(result.params)

@@ -58,11 +58,15 @@ def test_finetuning_reads_the_misread_digits_and_keeps_mnist(tmp_path):
 
 
 def test_finetuning_needs_a_cnn_parent_and_digits(tmp_path):
-    need_mnist()
     from core.mnist.finetune import TASK
+    from core.store import RunStore
 
-    store, parent_id, _, _ = small_run()
+    store = RunStore(tmp_path / "runs")  # the checks read the parent's record only: no training needed
+    parent_id, iris_id = (store.save({"kind": kind, "status": "done", "started": "2026-01-01T00:00:00", "params": {}})
+                          for kind in ("cnn", "iris"))
     with pytest.raises(ValueError, match="choose"):
         TASK.check_ready(TASK.space.validate({}), store)
+    with pytest.raises(ValueError, match="is a iris run, not a CNN"):
+        TASK.check_ready(TASK.space.validate({"parent_run": iris_id}), store)
     with pytest.raises(ValueError, match="personal digits"):
         TASK.check_ready(TASK.space.validate({"parent_run": parent_id}), store)

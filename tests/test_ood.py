@@ -17,6 +17,7 @@ def run():
     return small_run()
 
 
+@pytest.mark.slow  # the small CNN: a 6,000-image training shared by the lessons' tests
 def test_statistics_are_saved_with_the_run_and_read_back(run):
     from core.mnist.ood import N_CALIB, STATS_FILE, OodStats, stats_for_run
 
@@ -33,6 +34,7 @@ def test_statistics_are_saved_with_the_run_and_read_back(run):
     assert again.threshold == pytest.approx(stats.threshold, rel=1e-4)
 
 
+@pytest.mark.slow  # the small CNN: a 6,000-image training shared by the lessons' tests
 def test_photos_are_flagged_and_mnist_test_digits_are_not(run):
     from core.mnist.ood import score, stats_for_run
     from core.mnist.photos import as_uploaded, auroc, preprocessed_photos
@@ -49,6 +51,7 @@ def test_photos_are_flagged_and_mnist_test_digits_are_not(run):
     assert auroc(stats.test_scores, score(model, stats, photos)["score"]) > 0.9
 
 
+@pytest.mark.slow  # the small CNN: a 6,000-image training shared by the lessons' tests
 def test_the_bar_photos_ninety_percent_flagged_digits_at_most_two_percent_however_they_arrive(run):
     from core.mnist.ood import N_CALIB, score, stats_for_run
     from core.mnist.photos import RENDERINGS, preprocessed_photos
@@ -75,6 +78,7 @@ def test_pixel_statistics_by_hand():
     np.testing.assert_allclose(f[2], f[0])  # dark ink on light reads the same
 
 
+@pytest.mark.slow  # the small CNN: a 6,000-image training shared by the lessons' tests
 def test_predict_cli_says_not_a_digit(run, tmp_path, capsys):
     from PIL import Image
 
@@ -101,6 +105,7 @@ def test_predict_cli_says_not_a_digit(run, tmp_path, capsys):
     assert "does not look like a digit" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # the small CNN: a 6,000-image training shared by the lessons' tests
 def test_a_straight_line_is_not_a_digit(run):
     from core.mnist.ood import score_one, stats_for_run
     from core.mnist.preprocess import preprocess_digit
@@ -111,6 +116,7 @@ def test_a_straight_line_is_not_a_digit(run):
     assert score_one(model, stats_for_run(store, run_id, model), preprocess_digit(canvas).image)["not_a_digit"]
 
 
+@pytest.mark.slow  # the small CNN: a 6,000-image training shared by the lessons' tests
 def test_statistics_round_trip_and_refuse_other_versions(run):
     from core.mnist.ood import OodStats, stats_for_run
 
