@@ -94,33 +94,32 @@ def _fool(image) -> None:
     model = current.model
     key = _image_key(current, image)
     grad, probs = cached(KIND, "fool.gradient", key, lambda: _gradient(model, image))
-    with st.container():
-        st.markdown("**Fool the CNN.** Move every pixel by at most ε in the direction that most raises the "
-                    "network's loss for its own reading (the fast gradient sign method).")
-        eps = st.slider("ε: how far each pixel may move", 0.0, 0.3, 0.05, 0.01, key="cnn.fool_eps")
-        adv = fgsm_from_gradient(image, grad, eps)
-        adv_probs = predict_digits(model, adv)[0]
-        cols = st.columns(4)
-        # Inline PNGs, redrawn on every move of the slider (see core.plots.png_data_uri).
-        cols[0].image(png_data_uri(upscale(image, PREVIEW)), caption=f"your digit: reads {_reading(probs)}")
-        cols[1].image(png_data_uri(upscale(_noise_picture(adv - image, eps), PREVIEW)),
-                      caption=f"the noise x′ − x, ×{1 / (2 * max(eps, 0.005)):.0f} (grey: none)")
-        cols[2].image(png_data_uri(upscale(adv, PREVIEW)),
-                      caption=f"perturbed, ε = {eps:.2f}: reads {_reading(adv_probs)}")
-        other = cached(KIND, "fool.opposite", key, lambda: opposite_run(current))  # per drawing, not per move
-        if other is not None:
-            other_model = cached(KIND, f"compare-model-{other.run_id}", other.run_id,
-                                 lambda: load_run_model(KIND, other.run_id))
-            aug = "with" if other.record["params"].get("augment_invert") else "without"
-            other_probs = predict_digits(other_model, np.stack([image, adv]))
-            cols[3].markdown(f"**{other.run_id}** ({aug} the inversion augmentation) reads your digit as "
-                             f"{_reading(other_probs[0])} and the perturbed one as {_reading(other_probs[1])}.")
-        else:
-            cols[3].caption("Train a second model with the inversion augmentation toggled to see here whether "
-                            "the same perturbed image fools it too.")
-        before, after = int(probs.argmax()), int(adv_probs.argmax())
-        st.caption(f"At ε = {eps:.2f} it reads {after} instead of {before}: fooled." if after != before else
-                   f"At ε = {eps:.2f} it still reads {before}; raise ε.")
+    st.markdown("**Fool the CNN.** Move every pixel by at most ε in the direction that most raises the "
+                "network's loss for its own reading (the fast gradient sign method).")
+    eps = st.slider("ε: how far each pixel may move", 0.0, 0.3, 0.05, 0.01, key="cnn.fool_eps")
+    adv = fgsm_from_gradient(image, grad, eps)
+    adv_probs = predict_digits(model, adv)[0]
+    cols = st.columns(4)
+    # Inline PNGs, redrawn on every move of the slider (see core.plots.png_data_uri).
+    cols[0].image(png_data_uri(upscale(image, PREVIEW)), caption=f"your digit: reads {_reading(probs)}")
+    cols[1].image(png_data_uri(upscale(_noise_picture(adv - image, eps), PREVIEW)),
+                  caption=f"the noise x′ − x, ×{1 / (2 * max(eps, 0.005)):.0f} (grey: none)")
+    cols[2].image(png_data_uri(upscale(adv, PREVIEW)),
+                  caption=f"perturbed, ε = {eps:.2f}: reads {_reading(adv_probs)}")
+    other = cached(KIND, "fool.opposite", key, lambda: opposite_run(current))  # per drawing, not per move
+    if other is not None:
+        other_model = cached(KIND, f"compare-model-{other.run_id}", other.run_id,
+                             lambda: load_run_model(KIND, other.run_id))
+        aug = "with" if other.record["params"].get("augment_invert") else "without"
+        other_probs = predict_digits(other_model, np.stack([image, adv]))
+        cols[3].markdown(f"**{other.run_id}** ({aug} the inversion augmentation) reads your digit as "
+                         f"{_reading(other_probs[0])} and the perturbed one as {_reading(other_probs[1])}.")
+    else:
+        cols[3].caption("Train a second model with the inversion augmentation toggled to see here whether "
+                        "the same perturbed image fools it too.")
+    before, after = int(probs.argmax()), int(adv_probs.argmax())
+    st.caption(f"At ε = {eps:.2f} it reads {after} instead of {before}: fooled." if after != before else
+               f"At ε = {eps:.2f} it still reads {before}; raise ε.")
 
 
 @st.fragment
