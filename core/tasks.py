@@ -78,6 +78,10 @@ class Task(ABC):
         """
         raise ValueError(f"prediction from the command line is not available for {self.kind}")
 
+    def check_inputs(self, inputs: list[str]) -> None:
+        """Raise ValueError for command-line inputs that cannot be predicted, before any model is loaded (a few
+        seconds with TensorFlow's import): the same checks :meth:`predict_inputs` makes. None by default."""
+
     def attach_run(self, model, ref: str, store) -> None:
         """Before command-line predictions: read what they need beside the model from the run ``ref`` names."""
 

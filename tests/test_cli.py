@@ -96,6 +96,14 @@ def test_predict_with_three_numbers_is_one_error_line(cli, trained):
     assert out.stdout == ""
 
 
+@pytest.mark.parametrize("kind, numbers, text", [("iris", (1, 2, 3), "iris takes 4 numbers per flower"),
+                                                  ("plane", (1, "x"), "plane takes numbers x1 x2")])
+def test_bad_numbers_are_told_before_any_model_is_looked_for(cli, tmp_path, kind, numbers, text):
+    """The inputs are checked first: the error names them, not the missing run (and comes without loading one)."""
+    out = cli("predict", kind, "no-such-run", *numbers, runs=tmp_path)
+    assert_one_error_line(out, text)
+
+
 @pytest.mark.parametrize("model", ["iris-no-such-run", "nope"])
 def test_predict_with_a_missing_model_is_one_error_line(cli, tmp_path, model):
     out = cli("predict", "iris", model, 5.1, 3.3, 1.7, 0.5, runs=tmp_path)

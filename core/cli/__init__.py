@@ -84,6 +84,7 @@ def _store(args):
 def cmd_predict(args) -> int:
     task = get_task(args.kind)
     try:
+        task.check_inputs(args.inputs)  # before the model's loading, which takes seconds
         model = _store(args).resolve_model(args.model, task.custom_objects())
         task.check_model(model)
         task.attach_run(model, args.model, _store(args))

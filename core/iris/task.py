@@ -67,16 +67,11 @@ class IrisTask(Task):
         metrics["confusion"] = confusion(a["y_test"], test_probs.argmax(1)).tolist()
         return metrics
 
+    def check_inputs(self, inputs):
+        _flowers(inputs)
+
     def predict_inputs(self, model, inputs):
-        try:
-            values = [float(v) for v in inputs]
-        except ValueError:
-            raise ValueError(f"iris takes numbers in cm ({', '.join(FEATURES)}), got {' '.join(inputs)!r}") from None
-        if not all(math.isfinite(v) for v in values):
-            raise ValueError(f"iris takes finite measurements in cm, got {' '.join(inputs)!r}")
-        if not values or len(values) % 4:
-            raise ValueError(f"iris takes 4 numbers per flower ({', '.join(FEATURES)}); got {len(values)}")
-        flowers = [values[i:i + 4] for i in range(0, len(values), 4)]
+        flowers = _flowers(inputs)
         results = []
         for flower, probs in zip(flowers, predict_proba(model, flowers)):
             results.append({
@@ -91,6 +86,19 @@ class IrisTask(Task):
         flower = " ".join(f"{v:g}" for v in result["flower"])
         probs = "  ".join(f"{s} {p:.3f}" for s, p in result["probabilities"].items())
         return f"{flower} -> {result['species']} (p={result['probability']:.3f})   [{probs}]"
+
+
+def _flowers(inputs: list[str]) -> list[list[float]]:
+    """Command-line numbers as flowers of 4 measurements in cm; ValueError with what is wrong."""
+    try:
+        values = [float(v) for v in inputs]
+    except ValueError:
+        raise ValueError(f"iris takes numbers in cm ({', '.join(FEATURES)}), got {' '.join(inputs)!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"iris takes finite measurements in cm, got {' '.join(inputs)!r}")
+    if not values or len(values) % 4:
+        raise ValueError(f"iris takes 4 numbers per flower ({', '.join(FEATURES)}); got {len(values)}")
+    return [values[i:i + 4] for i in range(0, len(values), 4)]
 
 
 TASK = IrisTask()

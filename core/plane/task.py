@@ -111,17 +111,14 @@ class PlaneTask(Task):
         each epoch, for the live picture (:mod:`core.plane.live`)."""
         return (boundary_callback(prepared.arrays["grid"], BOUNDARY_RESOLUTION, progress),)
 
+    def check_inputs(self, inputs):
+        _points(inputs)
+
     def predict_inputs(self, model, inputs):
-        try:
-            values = [float(v) for v in inputs]
-        except ValueError:
-            raise ValueError(f"plane takes numbers x1 x2, got {' '.join(inputs)!r}") from None
-        if not values or len(values) % 2 or not all(math.isfinite(v) for v in values):
-            raise ValueError(f"plane takes pairs of finite numbers x1 x2; got {' '.join(inputs)!r}")
+        xy = _points(inputs)
         names = getattr(model, "_plane_features", None) or ["x1", "x2"]
         if len(names) != int(model.inputs[0].shape[-1]):
             raise ValueError(f"this model takes {int(model.inputs[0].shape[-1])} features; name its run to predict")
-        xy = np.asarray(values, dtype="float32").reshape(-1, 2)
         return [{"point": [float(x), float(y)], "p_blue": float(p), "class": data.CLASSES[int(p >= 0.5)]}
                 for (x, y), p in zip(xy, predict_blue(model, data.features(xy, names)))]
 
@@ -132,6 +129,17 @@ class PlaneTask(Task):
     def format_prediction(self, result):
         x, y = result["point"]
         return f"({x:g}, {y:g}) -> {result['class']} (p(blue) = {result['p_blue']:.3f})"
+
+
+def _points(inputs: list[str]) -> np.ndarray:
+    """Command-line numbers as points (x1, x2) of the plane; ValueError with what is wrong."""
+    try:
+        values = [float(v) for v in inputs]
+    except ValueError:
+        raise ValueError(f"plane takes numbers x1 x2, got {' '.join(inputs)!r}") from None
+    if not values or len(values) % 2 or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"plane takes pairs of finite numbers x1 x2; got {' '.join(inputs)!r}")
+    return np.asarray(values, dtype="float32").reshape(-1, 2)
 
 
 TASK = PlaneTask()
