@@ -81,8 +81,8 @@ def fool_the_cnn(image, test_x, test_y) -> None:
         return
     with st.container(border=True):
         _fool(image)
-        _targeted_view(image)
-        _curve_view(test_x, test_y)
+        _targeted(image)
+        _curve(test_x, test_y)
         with st.expander("The maths of fooling a network"):
             st.markdown(MATHS)
 
@@ -123,18 +123,9 @@ def _fool(image) -> None:
 
 
 @st.fragment
-def _targeted_view(image) -> None:
+def _targeted(image) -> None:
     current = get_current(KIND)
-    _targeted(current.model, image, _image_key(current, image))
-
-
-@st.fragment
-def _curve_view(test_x, test_y) -> None:
-    current = get_current(KIND)
-    _curve(current, current.model, test_x, test_y)
-
-
-def _targeted(model, image, key: str) -> None:
+    model, key = current.model, _image_key(current, image)
     left, mid, right = st.columns([2, 1, 1])
     target = left.selectbox("Make it read as…", list(range(10)), index=None, placeholder="choose a digit",
                             key="cnn.fool_target")
@@ -151,7 +142,11 @@ def _targeted(model, image, key: str) -> None:
                   f"|Δx| = {result.l1_mean:.3f} per pixel (at most {result.linf:.2f} in any pixel).")
 
 
-def _curve(current, model, test_x, test_y) -> None:
+@st.fragment
+def _curve(test_x, test_y) -> None:
+    current = get_current(KIND)
+    model = current.model
+
     def compute():
         with st.spinner(f"Attacking {CURVE_DIGITS} test digits at each ε…"):
             x = np.asarray(test_x[:CURVE_DIGITS], dtype="float32") / 255.0
