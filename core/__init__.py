@@ -8,9 +8,12 @@ import os
 from pathlib import Path
 
 from core.keras_extras import leave_out
+from core.tf_startup import quiet_startup
 
-# Keep TensorFlow's C++ start-up chatter out of the CLI and the server log (set before it is imported).
+# Keep TensorFlow's C++ chatter out of the CLI and the server log (set before it is imported); the lines its
+# libraries write while they load ignore this variable, and are left out by core.tf_startup instead.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+quiet_startup()
 
 # TensorFlow's oneDNN kernels. TensorFlow switches them on by itself only on CPUs with AVX-512 VNNI/BF16 or AMX;
 # on an AVX2-only CPU they still train the CNN about twice as fast as its default (Eigen) kernels

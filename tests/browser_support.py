@@ -159,8 +159,7 @@ def timed_click(pg, button, done_js: str, arg=None, timeout: float = 60) -> tupl
     return (time.perf_counter() - start) * 1000, in_page
 
 
-# TensorFlow's start-up lines about the missing GPU: not the app's, the only lines a clean server log may hold.
-TF_STARTUP = re.compile(r"(^[IWE]\d{4} |cuda|CUDA|absl::InitializeLog|oneDNN|cpu_feature_guard|TF_ENABLE_ONEDNN)")
+# A line of the server's log that is a problem (TensorFlow's start-up lines are not written: core.tf_startup).
 PROBLEM = re.compile(r"(Traceback|Error|ERROR|WARNING|Warning|warning)")
 
 
@@ -170,8 +169,7 @@ def server_log_size(url: str) -> int:
 
 
 def server_log_problems(url: str, since: int = 0) -> list[str]:
-    """The lines of the test server's log (``url``'s) from line ``since`` on that hold an error or a warning,
-    TensorFlow's start-up aside. The server is shared by the session's browser tests: pass ``server_log_size(url)``
-    taken when the test began."""
+    """The lines of the test server's log (``url``'s) from line ``since`` on that hold an error or a warning. The
+    server is shared by the session's browser tests: pass ``server_log_size(url)`` taken when the test began."""
     log = sys.modules["conftest"].SERVER_LOGS[url].read_text(errors="replace").splitlines()[since:]
-    return [line for line in log if PROBLEM.search(line) and not TF_STARTUP.search(line)]
+    return [line for line in log if PROBLEM.search(line)]

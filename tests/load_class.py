@@ -209,7 +209,7 @@ def drive(args, url: str, server: psutil.Process, runs: Path, own_run: str, quer
         out["elapsed_s"] = round(time.time() - t0, 1)
         browser.close()
     log = next(runs.parent.glob("streamlit-*.log")).read_text(errors="replace").splitlines()  # before the server stops
-    problems = [line for line in log if bs.PROBLEM.search(line) and not bs.TF_STARTUP.search(line)]
+    problems = [line for line in log if bs.PROBLEM.search(line)]
     out.update(load=load, stops=stops, texts=texts, appeared=appeared, memory=memory, session=session, log_problems=problems)
     return out
 
