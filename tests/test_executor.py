@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import psutil
@@ -17,6 +19,7 @@ import pytest
 
 from core.executor import WORKER_DIED, Executor
 from core.executor.checkpoints import KEPT
+from core.executor.worker import JOB_FOLDER
 from core.progress import DONE, FAILED, LOOP_PHASES, STOPPED, STOPPED_EARLY
 from core.scheduler import Limits
 from core.store import RunStore
@@ -138,9 +141,11 @@ def test_a_killed_worker_ends_its_job_with_a_message_and_the_next_training_works
     assert KEPT in snap["error"]
     kept = store.get(snap["run_id"])
     assert kept["status"] == FAILED and kept["has_model"] and kept["epochs_completed"] >= 2 and kept["owner"] == "ann"
+    killed = job.progress.snapshot()["worker"]["pid"]
     after = executor.submit("iris", SMALL, store=store, owner="ann")
     _wait([after])
     assert after.progress.snapshot()["status"] == DONE
+    assert not list(Path(tempfile.gettempdir()).glob(f"{JOB_FOLDER}{killed}-*"))  # the next job removed its folder
 
 
 def test_the_local_ray_runs_without_the_services_one_machine_does_not_use(executor):

@@ -35,6 +35,7 @@ from core.registry import get_task
 from core.store import RunStore, jsonable
 
 WORKER_NICE = 10  # the OS priority of a training worker: below the web server's (0)
+JOB_FOLDER = "nn-job-"  # a job's temporary folder: JOB_FOLDER + the worker's pid + "-" + the job's id + "-" + random
 PUBLISH_SECONDS = 0.5  # progress reaches the server twice a second
 FIRST_POINT_SECONDS = 0.1  # until the first per-batch loss has been sent, and once Stop was read
 STOP_POLL_SECONDS = 0.1  # Stop is read this often between publishes
@@ -151,12 +152,35 @@ def _give_back_memory() -> None:
         pass
 
 
+def remove_orphans(folder: str | Path | None = None) -> list[Path]:
+    """Remove the job folders of workers that are gone (killed: a ``finally`` never ran) from ``folder`` (the
+    temporary folder); a folder whose worker process still runs is kept. Returns the removed folders."""
+    removed = []
+    for path in Path(folder or tempfile.gettempdir()).glob(f"{JOB_FOLDER}*"):
+        pid = path.name[len(JOB_FOLDER):].partition("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _train(job: dict, mailbox) -> dict:
     lower_priority()
     from core.training import run_training
 
     task = get_task(job["kind"])
-    workdir = Path(tempfile.mkdtemp(prefix=f"nn-job-{job['id']}-"))
+    remove_orphans()
+    workdir = Path(tempfile.mkdtemp(prefix=f"{JOB_FOLDER}{os.getpid()}-{job['id']}-"))
     try:
         store = RunStore(workdir / "runs")
         for packed in job.get("runs", {}).values():
