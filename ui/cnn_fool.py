@@ -3,9 +3,11 @@ targeted attack ("make it read as…"), and the test accuracy against ε (the ma
 
 The slider and what it changes are one ``st.fragment``: moving the slider reruns only it, not the targeted attack,
 the curve and the maths below it (each its own fragment or static): a key press to the new reading in chromium took
-150 and 138 ms so, against 170 and 184 ms as one fragment of everything (AVX2 machine, alone). The gradient of the
-drawing is computed once per drawing and model, so a slider move costs one FGSM step in NumPy and a forward pass or
-two.
+150 and 138 ms so, against 170 and 184 ms as one fragment of everything (AVX2 machine, alone). Its three pictures are
+one ``st.image`` of a list: a rerun sends each element as a message, and four columns of three images were eleven of
+them, now five (median key press to the new caption 107-123 ms in five runs of the browser test, against 151 and
+159 ms before, the same machine, alone). The gradient of the drawing is computed once per drawing and model, so a
+slider move costs one FGSM step in NumPy and a forward pass or two.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ui.session import cached, get_current, load_run_model, saved_runs
 
 KIND = "cnn"
 PREVIEW = 4  # 28 px shown as 112 px
+PICTURES = 6  # the slider's three pictures: 28 px shown as 168 px, side by side in the bordered box
 CURVE_DIGITS = 500
 
 MATHS = r"""
@@ -99,24 +102,23 @@ def _fool(image) -> None:
     eps = st.slider("ε: how far each pixel may move", 0.0, 0.3, 0.05, 0.01, key="cnn.fool_eps")
     adv = fgsm_from_gradient(image, grad, eps)
     adv_probs = predict_digits(model, adv)[0]
-    cols = st.columns(4)
-    # Inline PNGs, redrawn on every move of the slider (see core.plots.png_data_uri).
-    cols[0].image(png_data_uri(upscale(image, PREVIEW)), caption=f"your digit: reads {_reading(probs)}")
-    cols[1].image(png_data_uri(upscale(_noise_picture(adv - image, eps), PREVIEW)),
-                  caption=f"the noise x′ − x, ×{1 / (2 * max(eps, 0.005)):.0f} (grey: none)")
-    cols[2].image(png_data_uri(upscale(adv, PREVIEW)),
-                  caption=f"perturbed, ε = {eps:.2f}: reads {_reading(adv_probs)}")
+    # One element for the three pictures (see the module doc); inline PNGs, redrawn on every move of the slider (see
+    # core.plots.png_data_uri).
+    st.image([png_data_uri(upscale(picture, PICTURES)) for picture in (image, _noise_picture(adv - image, eps), adv)],
+             width=28 * PICTURES, caption=[f"your digit: reads {_reading(probs)}",
+                      f"the noise x′ − x, ×{1 / (2 * max(eps, 0.005)):.0f} (grey: none)",
+                      f"perturbed, ε = {eps:.2f}: reads {_reading(adv_probs)}"])
     other = cached(KIND, "fool.opposite", key, lambda: opposite_run(current))  # per drawing, not per move
     if other is not None:
         other_model = cached(KIND, f"compare-model-{other.run_id}", other.run_id,
                              lambda: load_run_model(KIND, other.run_id))
         aug = "with" if other.record["params"].get("augment_invert") else "without"
         other_probs = predict_digits(other_model, np.stack([image, adv]))
-        cols[3].markdown(f"**{other.run_id}** ({aug} the inversion augmentation) reads your digit as "
-                         f"{_reading(other_probs[0])} and the perturbed one as {_reading(other_probs[1])}.")
+        st.markdown(f"**{other.run_id}** ({aug} the inversion augmentation) reads your digit as "
+                    f"{_reading(other_probs[0])} and the perturbed one as {_reading(other_probs[1])}.")
     else:
-        cols[3].caption("Train a second model with the inversion augmentation toggled to see here whether "
-                        "the same perturbed image fools it too.")
+        st.caption("Train a second model with the inversion augmentation toggled to see here whether "
+                   "the same perturbed image fools it too.")
     before, after = int(probs.argmax()), int(adv_probs.argmax())
     st.caption(f"At ε = {eps:.2f} it reads {after} instead of {before}: fooled." if after != before else
                f"At ε = {eps:.2f} it still reads {before}; raise ε.")
