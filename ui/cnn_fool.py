@@ -5,8 +5,8 @@ The slider and what it changes are one ``st.fragment``: moving the slider reruns
 the curve and the maths below it (each its own fragment or static): a key press to the new reading in chromium took
 150 and 138 ms so, against 170 and 184 ms as one fragment of everything (AVX2 machine, alone). Its three pictures are
 one ``st.image`` of a list: a rerun sends each element as a message, and four columns of three images were eleven of
-them, now five (median key press to the new caption 107-123 ms in five runs of the browser test, against 151 and
-159 ms before, the same machine, alone). The gradient of the drawing is computed once per drawing and model, so a
+them, now five (median key press to the new caption 107-154 ms in eleven runs of the browser test, 121 and 141 ms
+for this code, against 151 and 159 ms before, the same machine, alone: the machine's speed varies by as much). The gradient of the drawing is computed once per drawing and model, so a
 slider move costs one FGSM step in NumPy and a forward pass or two.
 """
 
@@ -24,7 +24,7 @@ from ui.session import cached, get_current, load_run_model, saved_runs
 
 KIND = "cnn"
 PREVIEW = 4  # 28 px shown as 112 px
-PICTURES = 6  # the slider's three pictures: 28 px shown as 168 px, side by side in the bordered box
+SHOWN = 168  # px: the slider's three pictures (PREVIEW's 112 px PNGs, drawn larger), side by side in the bordered box
 CURVE_DIGITS = 500
 
 MATHS = r"""
@@ -104,8 +104,8 @@ def _fool(image) -> None:
     adv_probs = predict_digits(model, adv)[0]
     # One element for the three pictures (see the module doc); inline PNGs, redrawn on every move of the slider (see
     # core.plots.png_data_uri).
-    st.image([png_data_uri(upscale(picture, PICTURES)) for picture in (image, _noise_picture(adv - image, eps), adv)],
-             width=28 * PICTURES, caption=[f"your digit: reads {_reading(probs)}",
+    st.image([png_data_uri(upscale(picture, PREVIEW)) for picture in (image, _noise_picture(adv - image, eps), adv)],
+             width=SHOWN, caption=[f"your digit: reads {_reading(probs)}",
                       f"the noise x′ − x, ×{1 / (2 * max(eps, 0.005)):.0f} (grey: none)",
                       f"perturbed, ε = {eps:.2f}: reads {_reading(adv_probs)}"])
     other = cached(KIND, "fool.opposite", key, lambda: opposite_run(current))  # per drawing, not per move
