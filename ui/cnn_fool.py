@@ -6,8 +6,9 @@ the curve and the maths below it (each its own fragment or static): a key press 
 150 and 138 ms so, against 170 and 184 ms as one fragment of everything (AVX2 machine, alone). Its three pictures are
 one ``st.image`` of a list: a rerun sends each element as a message, and four columns of three images were eleven of
 them, now five (median key press to the new caption 107-154 ms in eleven runs of the browser test, 121 and 141 ms
-for this code, against 151 and 159 ms before, the same machine, alone: the machine's speed varies by as much). The gradient of the drawing is computed once per drawing and model, so a
-slider move costs one FGSM step in NumPy and a forward pass or two.
+for this code, against 151 and 159 ms before, the same machine, alone: the machine's speed varies by as much). The
+gradient of the drawing is computed once per drawing and model, so a slider move costs one FGSM step in NumPy and a
+forward pass or two.
 """
 
 from __future__ import annotations
@@ -106,8 +107,8 @@ def _fool(image) -> None:
     # core.plots.png_data_uri).
     st.image([png_data_uri(upscale(picture, PREVIEW)) for picture in (image, _noise_picture(adv - image, eps), adv)],
              width=SHOWN, caption=[f"your digit: reads {_reading(probs)}",
-                      f"the noise x′ − x, ×{1 / (2 * max(eps, 0.005)):.0f} (grey: none)",
-                      f"perturbed, ε = {eps:.2f}: reads {_reading(adv_probs)}"])
+                                   f"the noise x′ − x, ×{1 / (2 * max(eps, 0.005)):.0f} (grey: none)",
+                                   f"perturbed, ε = {eps:.2f}: reads {_reading(adv_probs)}"])
     other = cached(KIND, "fool.opposite", key, lambda: opposite_run(current))  # per drawing, not per move
     if other is not None:
         other_model = cached(KIND, f"compare-model-{other.run_id}", other.run_id,

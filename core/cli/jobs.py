@@ -10,12 +10,12 @@ it stopped (or hangs), so it may be out of date.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 from core.executor import JOBS_FILE
+from core.executor.worker import process_running
 from core.progress import format_seconds
 from core.scheduler import ordinal
 from core.store import default_runs_dir
@@ -27,21 +27,6 @@ def add_parser(sub) -> None:
     p = sub.add_parser("jobs", help="the trainings the server using this runs directory has queued and running")
     p.add_argument("--json", action="store_true", help="print the server's list as JSON")
     p.set_defaults(handler=cmd_jobs)
-
-
-def _process_running(pid) -> bool | None:
-    """Whether process ``pid`` runs on this machine (None: unknown)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return None
-    return True
 
 
 def read_jobs(runs_dir: Path | str) -> dict:
@@ -62,7 +47,7 @@ def read_jobs(runs_dir: Path | str) -> dict:
     written = data.get("written")
     age = max(0.0, time.time() - written) if isinstance(written, int | float) else None
     return {**base, **data, "age": age, "stale": age is None or age > STALE_SECONDS,
-            "server_running": _process_running(data.get("pid"))}
+            "server_running": process_running(data.get("pid"))}
 
 
 def _row(job: dict, age: float) -> list[str]:

@@ -158,19 +158,24 @@ def remove_orphans(folder: str | Path | None = None) -> list[Path]:
     removed = []
     for path in Path(folder or tempfile.gettempdir()).glob(f"{JOB_FOLDER}*"):
         pid = path.name[len(JOB_FOLDER):].partition("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and process_running(int(pid)) is False:  # unknown: kept
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
 
 
-def _alive(pid: int) -> bool:
+def process_running(pid) -> bool | None:
+    """Whether process ``pid`` runs on this machine (None: unknown)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
         return True
+    except OSError:
+        return None
     return True
 
 
